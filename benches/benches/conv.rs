@@ -1,0 +1,3 @@
+//! Criterion bench `conv` (being written).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Criterion bench `loss` (being written).
+
+fn main() {}

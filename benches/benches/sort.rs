@@ -1,0 +1,3 @@
+//! Criterion bench `sort` (being written).
+
+fn main() {}
