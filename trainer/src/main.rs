@@ -1,8 +1,69 @@
-//! The groco trainer binary.
+//! The groco trainer binary: `trainer [train|eval|compare|bench]`; no arguments trains with the
+//! embedded default preset.
 
-fn main() {
+use std::process::ExitCode;
+
+use clap::Parser;
+use trainer::cli::{Cli, Command, EvalCommand, TrainArgs};
+use trainer::config::try_resolve;
+use trainer::train::{try_train, RunOptions};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Train(TrainArgs::default())) {
+        Command::Train(args) => train(args),
+        Command::Eval(EvalCommand::Knn(args)) => trainer::evalcmd::try_knn_command(&args),
+        Command::Eval(EvalCommand::Linear(args)) => trainer::evalcmd::try_linear_command(&args),
+        Command::Compare(args) => trainer::compare::try_compare(&args),
+        Command::Bench(args) => trainer::bench::try_bench(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn train(args: TrainArgs) -> trainer::Result<()> {
+    let overrides = args.flags.overrides(args.loss);
+    let config = try_resolve(
+        args.flags.preset.as_deref(),
+        args.flags.config.as_ref(),
+        &overrides,
+    )?;
+    let opts = RunOptions {
+        out: args.out,
+        resume: args.resume,
+        stop_after_epochs: args.stop_after_epochs,
+        verbose: true,
+    };
+    if opts.resume.is_none() {
+        println!(
+            "training {} on {} with {} for {} epochs (batch {}, {} views, seed {})",
+            config.encoder.name(),
+            config.dataset,
+            config.loss.name(),
+            config.epochs,
+            config.batch_size,
+            config.views,
+            config.seed
+        );
+    }
+    let outcome = try_train(&config, &opts)?;
+    let s = &outcome.summary;
     println!(
-        "groco trainer: not implemented yet. This workspace currently holds groco-core \
-         (differentiable sorting networks) and its tests; see README.md."
+        "trained {} epochs in {:.0} s ({:.0} images/s), final loss {:.4}",
+        s.epochs, s.seconds, s.images_per_second, s.final_loss
     );
+    if let Some(l) = s.linear_top1 {
+        println!("linear probe top-1: {l:.2}%");
+    }
+    println!(
+        "k-NN top-1 (k = 20, T = 0.07) on the test split: {:.2}%",
+        s.knn_top1
+    );
+    println!("run directory: {}", outcome.run_dir.display());
+    Ok(())
 }

@@ -1,0 +1,312 @@
+//! Batched forward and backward over B rows held in flat slices (x: B·n, perm: B·n·n).
+//!
+//! Small rows (n ≤ 64) run W batch rows side by side, one per lane: the values pass, then each
+//! P row i of all W inputs at once, with per-lane α (a partial last group is padded with copies
+//! of its first row, whose results are dropped). Larger rows, and groups of fewer than W/2
+//! rows, run one at a time with W P rows in lanes, as the single-row calls do.
+
+use crate::forward::unit_rows;
+use crate::real::Real;
+use crate::relaxation::with_relaxation;
+use crate::rows::{self, PerLane, PerLaneSum};
+use crate::sorter::{check_finite, check_len, check_scratch, take, take_lanes, LANES};
+use crate::values;
+use crate::{Error, Sorter};
+
+const W: usize = LANES;
+
+impl<F: Real> Sorter<F> {
+    /// Number of rows in a flat batch `x`, checked.
+    fn batch_rows(&self, x: &[F]) -> Result<usize, Error> {
+        let n = self.n();
+        if x.is_empty() {
+            return Err(Error::EmptyInput);
+        }
+        if !x.len().is_multiple_of(n) {
+            return Err(Error::LengthMismatch {
+                what: "x (a multiple of n)",
+                expected: (x.len() / n + 1) * n,
+                actual: x.len(),
+            });
+        }
+        let rows = x.len() / n;
+        for (i, row) in x.chunks_exact(n).enumerate() {
+            self.check_row("x", row, i * n)?;
+        }
+        Ok(rows)
+    }
+
+    /// [`Sorter::try_forward`] on B rows: `x`, `sorted` of B·n, `perm` of B·n·n.
+    /// Scratch: [`Sorter::batch_scratch_len`]`(B)`.
+    ///
+    /// ```
+    /// use groco_core::{SortConfig, Sorter};
+    /// let s = Sorter::try_new(3, SortConfig::<f32>::default())?;
+    /// let x = [3.0, 1.0, 2.0, 0.0, 5.0, -1.0];
+    /// let (mut y, mut p) = ([0.0; 6], [0.0; 18]);
+    /// let mut scratch = vec![0.0; s.batch_scratch_len(2)];
+    /// s.try_forward_batch(&x, &mut y, &mut p, &mut scratch)?;
+    /// let (mut y1, mut p1) = ([0.0; 3], [0.0; 9]);
+    /// s.try_forward(&x[3..], &mut y1, &mut p1, &mut scratch)?;
+    /// assert_eq!(&y[3..], &y1);
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    pub fn try_forward_batch(
+        &self,
+        x: &[F],
+        sorted: &mut [F],
+        perm: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<(), Error> {
+        let n = self.n();
+        let rows = self.batch_rows(x)?;
+        check_len("sorted", sorted.len(), rows * n)?;
+        check_len("perm", perm.len(), rows * n * n)?;
+        check_scratch(scratch.len(), self.batch_scratch_len(rows))?;
+        let nn = n * n;
+        let mut b0 = 0;
+        while b0 < rows {
+            let g = W.min(rows - b0);
+            let (xs, ys) = (&x[b0 * n..(b0 + g) * n], &mut sorted[b0 * n..(b0 + g) * n]);
+            let ps = &mut perm[b0 * nn..(b0 + g) * nn];
+            if self.lane_rows(g) {
+                self.forward_group(xs, ys, ps, g, &mut *scratch);
+            } else {
+                for ((xr, yr), pr) in xs
+                    .chunks_exact(n)
+                    .zip(ys.chunks_exact_mut(n))
+                    .zip(ps.chunks_exact_mut(nn))
+                {
+                    let mut s = &mut *scratch;
+                    let alpha = take(&mut s, self.slots());
+                    let pv = take_lanes::<F, W>(&mut s, n);
+                    self.forward_row(xr, yr, pr, alpha, pv);
+                }
+            }
+            b0 += g;
+        }
+        Ok(())
+    }
+
+    /// [`Sorter::try_backward`] on B rows: `x`, `grad_sorted`, `grad_x` of B·n, `grad_perm` of
+    /// B·n·n. Scratch: [`Sorter::batch_scratch_len`]`(B)`.
+    pub fn try_backward_batch(
+        &self,
+        x: &[F],
+        grad_sorted: &[F],
+        grad_perm: &[F],
+        grad_x: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<(), Error> {
+        let n = self.n();
+        let rows = self.batch_rows(x)?;
+        let nn = n * n;
+        check_len("grad_sorted", grad_sorted.len(), rows * n)?;
+        check_len("grad_perm", grad_perm.len(), rows * nn)?;
+        check_len("grad_x", grad_x.len(), rows * n)?;
+        check_scratch(scratch.len(), self.batch_scratch_len(rows))?;
+        check_finite("grad_sorted", grad_sorted, 0)?;
+        check_finite("grad_perm", grad_perm, 0)?;
+        let mut b0 = 0;
+        while b0 < rows {
+            let g = W.min(rows - b0);
+            let span = b0 * n..(b0 + g) * n;
+            let (xs, gs) = (&x[span.clone()], &grad_sorted[span.clone()]);
+            let gp = &grad_perm[b0 * nn..(b0 + g) * nn];
+            let gx = &mut grad_x[span];
+            if self.lane_rows(g) {
+                self.backward_group(xs, gs, gp, gx, g, &mut *scratch);
+            } else {
+                for i in 0..g {
+                    let (r, p) = (i * n..(i + 1) * n, i * nn..(i + 1) * nn);
+                    self.backward_row(
+                        &xs[r.clone()],
+                        &gs[r.clone()],
+                        &gp[p],
+                        &mut gx[r],
+                        &mut *scratch,
+                    );
+                }
+            }
+            b0 += g;
+        }
+        Ok(())
+    }
+
+    /// Forward of `g <= W` rows, one per lane.
+    fn forward_group(
+        &self,
+        x: &[F],
+        sorted: &mut [F],
+        perm: &mut [F],
+        g: usize,
+        scratch: &mut [F],
+    ) {
+        let (n, nn, c) = (self.n(), self.n() * self.n(), self.slots());
+        let mut s = scratch;
+        let xs = take_lanes::<F, W>(&mut s, n);
+        let alpha = take_lanes::<F, W>(&mut s, c);
+        let pv = take_lanes::<F, W>(&mut s, n);
+        load_lanes(xs, x, n, g);
+        with_relaxation!(self.config, r => {
+            values::forward_lanes::<F, _, W, false>(&self.topo, &r, xs, alpha, &mut [], &mut [])
+        });
+        store_lanes(xs, sorted, n, g);
+        let alphas = PerLane(&*alpha);
+        for i in 0..n {
+            unit_rows(pv, i, 0);
+            pv[i] = [F::one(); W];
+            rows::forward::<F, _, W, false>(&self.topo, (i, i + 1), &alphas, pv, &mut []);
+            rows::store_rows(pv, &mut perm[i * n..], n, nn, g);
+        }
+    }
+
+    /// Backward of `g <= W` rows, one per lane.
+    fn backward_group(
+        &self,
+        x: &[F],
+        grad_sorted: &[F],
+        grad_perm: &[F],
+        grad_x: &mut [F],
+        g: usize,
+        scratch: &mut [F],
+    ) {
+        let (n, nn, c) = (self.n(), self.n() * self.n(), self.slots());
+        let mut s = scratch;
+        let xs = take_lanes::<F, W>(&mut s, n);
+        let alpha = take_lanes::<F, W>(&mut s, c);
+        let slope = take_lanes::<F, W>(&mut s, c);
+        let diff_x = take_lanes::<F, W>(&mut s, c);
+        let diff = take_lanes::<F, W>(&mut s, c);
+        let acc = take_lanes::<F, W>(&mut s, c);
+        let pv = take_lanes::<F, W>(&mut s, n);
+        load_lanes(xs, x, n, g);
+        with_relaxation!(self.config, r => {
+            values::forward_lanes::<F, _, W, true>(&self.topo, &r, xs, alpha, slope, diff_x)
+        });
+        acc.as_flattened_mut().fill(F::zero());
+        let alphas = PerLane(&*alpha);
+        let mut sums = PerLaneSum(&mut *acc);
+        for i in 0..n {
+            unit_rows(pv, i, 0);
+            pv[i] = [F::one(); W];
+            rows::forward::<F, _, W, true>(&self.topo, (i, i + 1), &alphas, pv, diff);
+            rows::load_rows(pv, &grad_perm[i * n..], n, nn, g);
+            rows::backward(&self.topo, (i, i + 1), &alphas, pv, diff, &mut sums);
+        }
+        xs.as_flattened_mut().fill(F::zero());
+        for k in 0..g {
+            for (p, &v) in xs.iter_mut().zip(&grad_sorted[k * n..(k + 1) * n]) {
+                p[k] = v;
+            }
+        }
+        values::backward_lanes(&self.topo, alpha, slope, diff_x, acc, xs);
+        store_lanes(xs, grad_x, n, g);
+    }
+}
+
+/// Transposes `g` rows of `src` into lanes; lanes g.. get copies of row 0 (finite, unused).
+fn load_lanes<F: Real>(lanes: &mut [[F; W]], src: &[F], n: usize, g: usize) {
+    for (w, l) in lanes.iter_mut().enumerate() {
+        for k in 0..W {
+            l[k] = src[if k < g { k * n + w } else { w }];
+        }
+    }
+}
+
+/// Transposes lanes 0..g back into `g` rows of `dst`.
+fn store_lanes<F: Real>(lanes: &[[F; W]], dst: &mut [F], n: usize, g: usize) {
+    for k in 0..g {
+        for (o, l) in dst[k * n..(k + 1) * n].iter_mut().zip(lanes) {
+            *o = l[k];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{for_f32_f64, max_rel, Rng};
+    use crate::{Error, Network, Real, Relaxation, SortConfig, Sorter};
+
+    /// Batched calls (lane mode and row mode) agree with the single-row calls.
+    fn batch_matches_single_rows<F: Real>(tol: f64) {
+        let mut rng = Rng::new(3);
+        for net in Network::ALL {
+            for (n, rows) in [
+                (1, 9),
+                (2, 16),
+                (3, 20),
+                (11, 37),
+                (16, 8),
+                (32, 17),
+                (33, 3),
+                (64, 9),
+                (70, 2),
+            ] {
+                let relax = Relaxation::ALL[rng.next_u64() as usize % 6];
+                let cfg = SortConfig::new(net, relax, F::from(0.5 + 5.0 * rng.uniform()).unwrap());
+                let s = Sorter::try_new(n, cfg).unwrap();
+                let x: Vec<F> = rng.vec(rows * n, 1.0);
+                let gs: Vec<F> = rng.vec(rows * n, 1.0);
+                let gp: Vec<F> = rng.vec(rows * n * n, 1.0);
+                let mut scratch = vec![F::nan(); s.batch_scratch_len(rows)];
+                let (mut y, mut p, mut gx) = (
+                    vec![F::nan(); rows * n],
+                    vec![F::nan(); rows * n * n],
+                    vec![F::nan(); rows * n],
+                );
+                s.try_forward_batch(&x, &mut y, &mut p, &mut scratch)
+                    .unwrap();
+                s.try_backward_batch(&x, &gs, &gp, &mut gx, &mut scratch)
+                    .unwrap();
+                for b in 0..rows {
+                    let (r, q) = (b * n..(b + 1) * n, b * n * n..(b + 1) * n * n);
+                    let (mut y1, mut p1, mut g1) = (
+                        vec![F::zero(); n],
+                        vec![F::zero(); n * n],
+                        vec![F::zero(); n],
+                    );
+                    s.try_forward(&x[r.clone()], &mut y1, &mut p1, &mut scratch)
+                        .unwrap();
+                    s.try_backward(
+                        &x[r.clone()],
+                        &gs[r.clone()],
+                        &gp[q.clone()],
+                        &mut g1,
+                        &mut scratch,
+                    )
+                    .unwrap();
+                    let ctx = format!("{net} {relax} n={n} rows={rows} row {b}");
+                    assert!(max_rel(&y[r.clone()], &y1) <= tol, "sorted {ctx}");
+                    assert!(max_rel(&p[q], &p1) <= tol, "perm {ctx}");
+                    assert!(max_rel(&gx[r], &g1) <= tol * 1e2, "grad_x {ctx}");
+                }
+            }
+        }
+    }
+    for_f32_f64!(batch_matches_single_rows, 1e-5, 1e-13);
+
+    #[test]
+    fn batch_errors() {
+        let s = Sorter::try_new(3, SortConfig::<f64>::default()).unwrap();
+        let mut sc = vec![0.0; s.batch_scratch_len(2)];
+        let (mut y, mut p) = ([0.0; 6], [0.0; 18]);
+        assert_eq!(
+            s.try_forward_batch(&[], &mut y, &mut p, &mut sc),
+            Err(Error::EmptyInput)
+        );
+        assert!(matches!(
+            s.try_forward_batch(&[0.0; 5], &mut y, &mut p, &mut sc),
+            Err(Error::LengthMismatch { actual: 5, .. })
+        ));
+        let mut x = [0.0; 6];
+        x[4] = f64::NAN;
+        assert_eq!(
+            s.try_forward_batch(&x, &mut y, &mut p, &mut sc),
+            Err(Error::NonFinite {
+                what: "x",
+                index: 4
+            })
+        );
+    }
+}

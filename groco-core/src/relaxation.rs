@@ -1,0 +1,458 @@
+//! The six comparator relaxations of diffsort, each a small type with α and dα/dd side by side.
+//!
+//! For a comparator with inputs a, b and d = b − a, v = steepness·d:
+//!
+//! | name | α(d) |
+//! |---|---|
+//! | `logistic` | sigmoid(v) |
+//! | `logistic_phi` | sigmoid(v / (\|d\| + 1e-10)^λ) |
+//! | `gaussian` | ½(1 + erf(v/√2)) |
+//! | `reciprocal` | ½(v/(2+\|v\|) + 1) |
+//! | `cauchy` | atan(v)/π + ½ |
+//! | `optimal` | clamp(v, −¼, ¼) + ½ + sign₀(v)(¼ − 1/(16(\|v\| + 1e-10))) |
+//!
+//! sign₀ is +1 for v > ¼, −1 for v < −¼, else 0. At kinks the slopes are PyTorch autograd's
+//! subgradients: d|d|/dd = 0 at 0, and clamp passes the gradient at its bounds. Each formula
+//! keeps diffsort's order of operations (e.g. gaussian divides by σ = 1/steepness).
+
+use core::fmt;
+use core::str::FromStr;
+
+use crate::real::{abs, atan, cst, erf, sign0, Real};
+use crate::Error;
+
+/// Which relaxation a comparator uses (diffsort's `distribution` names).
+///
+/// ```
+/// use groco_core::Relaxation;
+/// let r: Relaxation = "logistic_phi".parse().unwrap();
+/// assert_eq!(r, Relaxation::LogisticPhi);
+/// assert_eq!(Relaxation::Cauchy.to_string(), "cauchy");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Relaxation {
+    /// sigmoid(v).
+    Logistic,
+    /// sigmoid(v / (|d| + 1e-10)^art_lambda) (ART, Petersen et al. 2021).
+    LogisticPhi,
+    /// The normal CDF of v.
+    Gaussian,
+    /// ½(v/(2+|v|) + 1); monotonic.
+    Reciprocal,
+    /// atan(v)/π + ½; monotonic.
+    #[default]
+    Cauchy,
+    /// The error-optimal sigmoid of Petersen et al. 2022; monotonic.
+    Optimal,
+}
+
+impl Relaxation {
+    /// All relaxations, in declaration order.
+    pub const ALL: [Relaxation; 6] = [
+        Relaxation::Logistic,
+        Relaxation::LogisticPhi,
+        Relaxation::Gaussian,
+        Relaxation::Reciprocal,
+        Relaxation::Cauchy,
+        Relaxation::Optimal,
+    ];
+
+    /// diffsort's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Relaxation::Logistic => "logistic",
+            Relaxation::LogisticPhi => "logistic_phi",
+            Relaxation::Gaussian => "gaussian",
+            Relaxation::Reciprocal => "reciprocal",
+            Relaxation::Cauchy => "cauchy",
+            Relaxation::Optimal => "optimal",
+        }
+    }
+}
+
+impl fmt::Display for Relaxation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Relaxation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Relaxation::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| Error::unknown_name("relaxation", s))
+    }
+}
+
+/// A relaxed comparator weight α(d), d = x_b − x_a, with its slope.
+///
+/// ```
+/// use groco_core::relaxation::{Cauchy, Relax};
+/// let c = Cauchy::new(2.0f64);
+/// let (alpha, slope) = c.value_and_slope(0.0);
+/// assert_eq!(alpha, 0.5);
+/// assert!((slope - 2.0 / core::f64::consts::PI).abs() < 1e-15);
+/// assert_eq!(c.value(0.25), alpha_of(0.25));
+/// # fn alpha_of(d: f64) -> f64 { (2.0 * d).atan() / core::f64::consts::PI + 0.5 }
+/// ```
+pub trait Relax<F: Real>: Copy {
+    /// α(d).
+    fn value(&self, d: F) -> F;
+    /// (α(d), dα/dd).
+    fn value_and_slope(&self, d: F) -> (F, F);
+}
+
+macro_rules! relaxation_type {
+    ($(#[$m:meta])* $name:ident { $($field:ident),* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct $name<F> {
+            $(#[doc = concat!("The `", stringify!($field), "` parameter.")] pub $field: F,)*
+        }
+    };
+}
+
+relaxation_type!(
+    /// `logistic`: α = sigmoid(d·s), dα/dd = α(1−α)s.
+    Logistic { steepness }
+);
+relaxation_type!(
+    /// `logistic_phi`: α = sigmoid(d·s / (|d| + 1e-10)^λ).
+    LogisticPhi { steepness, lambda }
+);
+relaxation_type!(
+    /// `gaussian`: α = ½ + ½erf(d/σ/√2) with σ = 1/s; dα/dd = (1/σ)/√(2π)·exp(−½(d/σ)²).
+    Gaussian { sigma }
+);
+relaxation_type!(
+    /// `reciprocal`: α = ½(v/(2+|v|) + 1), dα/dd = s/(2+|v|)².
+    Reciprocal { steepness }
+);
+relaxation_type!(
+    /// `cauchy`: α = (1/π)atan(v) + ½, dα/dd = (s/π)/(1+v²).
+    Cauchy { steepness }
+);
+relaxation_type!(
+    /// `optimal`: α = clamp(v,−¼,¼) + ½ + sign₀(v)(¼ − (1/16)/(|v|+1e-10)).
+    Optimal { steepness }
+);
+
+impl<F: Real> Logistic<F> {
+    /// With steepness s.
+    pub fn new(steepness: F) -> Self {
+        Logistic { steepness }
+    }
+}
+impl<F: Real> LogisticPhi<F> {
+    /// With steepness s and exponent λ (`art_lambda`).
+    pub fn new(steepness: F, lambda: F) -> Self {
+        LogisticPhi { steepness, lambda }
+    }
+}
+impl<F: Real> Gaussian<F> {
+    /// With steepness s (σ = 1/s, as diffsort).
+    pub fn new(steepness: F) -> Self {
+        Gaussian {
+            sigma: F::one() / steepness,
+        }
+    }
+}
+impl<F: Real> Reciprocal<F> {
+    /// With steepness s.
+    pub fn new(steepness: F) -> Self {
+        Reciprocal { steepness }
+    }
+}
+impl<F: Real> Cauchy<F> {
+    /// With steepness s.
+    pub fn new(steepness: F) -> Self {
+        Cauchy { steepness }
+    }
+}
+impl<F: Real> Optimal<F> {
+    /// With steepness s.
+    pub fn new(steepness: F) -> Self {
+        Optimal { steepness }
+    }
+}
+
+#[inline(always)]
+fn sigmoid<F: Real>(z: F) -> F {
+    F::one() / (F::one() + (-z).exp())
+}
+
+impl<F: Real> Relax<F> for Logistic<F> {
+    #[inline(always)]
+    fn value(&self, d: F) -> F {
+        sigmoid(d * self.steepness)
+    }
+    #[inline(always)]
+    fn value_and_slope(&self, d: F) -> (F, F) {
+        let a = self.value(d);
+        (a, (F::one() - a) * a * self.steepness)
+    }
+}
+
+impl<F: Real> Relax<F> for LogisticPhi<F> {
+    #[inline(always)]
+    fn value(&self, d: F) -> F {
+        let den = (abs(d) + cst(1e-10)).powf(self.lambda);
+        sigmoid(d * self.steepness / den)
+    }
+    #[inline(always)]
+    fn value_and_slope(&self, d: F) -> (F, F) {
+        let q = abs(d) + cst(1e-10);
+        let den = q.powf(self.lambda);
+        let num = d * self.steepness;
+        let a = sigmoid(num / den);
+        // z = num/den; dz/dd = s/den − num/den²·λq^(λ−1)·sign(d) (sign(0) = 0).
+        let dden = self.lambda * q.powf(self.lambda - F::one()) * sign0(d);
+        let dz = self.steepness / den - num / (den * den) * dden;
+        (a, (F::one() - a) * a * dz)
+    }
+}
+
+impl<F: Real> Relax<F> for Gaussian<F> {
+    #[inline(always)]
+    fn value(&self, d: F) -> F {
+        let half = cst::<F>(0.5);
+        half + half * erf(d / self.sigma / F::SQRT_2())
+    }
+    #[inline(always)]
+    fn value_and_slope(&self, d: F) -> (F, F) {
+        let z = d / self.sigma;
+        let slope = F::one() / self.sigma / (F::TAU()).sqrt() * (cst::<F>(-0.5) * z * z).exp();
+        (self.value(d), slope)
+    }
+}
+
+impl<F: Real> Relax<F> for Reciprocal<F> {
+    #[inline(always)]
+    fn value(&self, d: F) -> F {
+        let v = self.steepness * d;
+        cst::<F>(0.5) * (v / (cst::<F>(2.0) + abs(v)) + F::one())
+    }
+    #[inline(always)]
+    fn value_and_slope(&self, d: F) -> (F, F) {
+        let v = self.steepness * d;
+        let t = cst::<F>(2.0) + abs(v);
+        (cst::<F>(0.5) * (v / t + F::one()), self.steepness / (t * t))
+    }
+}
+
+impl<F: Real> Relax<F> for Cauchy<F> {
+    #[inline(always)]
+    fn value(&self, d: F) -> F {
+        F::FRAC_1_PI() * atan(self.steepness * d) + cst(0.5)
+    }
+    #[inline(always)]
+    fn value_and_slope(&self, d: F) -> (F, F) {
+        let v = self.steepness * d;
+        (
+            F::FRAC_1_PI() * atan(v) + cst(0.5),
+            self.steepness * F::FRAC_1_PI() / (F::one() + v * v),
+        )
+    }
+}
+
+impl<F: Real> Relax<F> for Optimal<F> {
+    #[inline(always)]
+    fn value(&self, d: F) -> F {
+        self.value_and_slope(d).0
+    }
+    #[inline(always)]
+    fn value_and_slope(&self, d: F) -> (F, F) {
+        let quarter = cst::<F>(0.25);
+        let v = self.steepness * d;
+        let clamped = if v < -quarter {
+            -quarter
+        } else if v > quarter {
+            quarter
+        } else {
+            v
+        };
+        let sgn = if v > quarter {
+            F::one()
+        } else if v < -quarter {
+            -F::one()
+        } else {
+            F::zero()
+        };
+        // The tail term is evaluated only where sign₀ ≠ 0 (|v| > ¼): elsewhere it is exactly
+        // zero, and in floats where 1e-10 underflows (f16) 0·(¼ − 1/16/0) would be NaN.
+        let q = abs(v) + cst(1e-10);
+        let (tail_value, tail_slope) = if sgn == F::zero() {
+            (F::zero(), F::zero())
+        } else {
+            // slope of the tail: sign₀(v)·sign(v)/(16 q²)
+            let t = quarter - cst::<F>(0.0625) / q;
+            (sgn * t, sgn * sign0(v) * cst::<F>(0.0625) / (q * q))
+        };
+        let a = clamped + cst(0.5) + tail_value;
+        // clamp passes the gradient on [−¼, ¼] (bounds included)
+        let inside = if v >= -quarter && v <= quarter {
+            F::one()
+        } else {
+            F::zero()
+        };
+        let tail = tail_slope;
+        (a, (inside + tail) * self.steepness)
+    }
+}
+
+/// Calls `$body` with `$r` bound to the relaxation type `$cfg.relaxation` names, built from
+/// `$cfg`'s steepness and art_lambda (monomorphising `$body` per relaxation).
+macro_rules! with_relaxation {
+    ($cfg:expr, $r:ident => $body:expr) => {{
+        use $crate::relaxation as rx;
+        let cfg = &$cfg;
+        match cfg.relaxation {
+            $crate::Relaxation::Logistic => {
+                let $r = rx::Logistic::new(cfg.steepness);
+                $body
+            }
+            $crate::Relaxation::LogisticPhi => {
+                let $r = rx::LogisticPhi::new(cfg.steepness, cfg.art_lambda);
+                $body
+            }
+            $crate::Relaxation::Gaussian => {
+                let $r = rx::Gaussian::new(cfg.steepness);
+                $body
+            }
+            $crate::Relaxation::Reciprocal => {
+                let $r = rx::Reciprocal::new(cfg.steepness);
+                $body
+            }
+            $crate::Relaxation::Cauchy => {
+                let $r = rx::Cauchy::new(cfg.steepness);
+                $body
+            }
+            $crate::Relaxation::Optimal => {
+                let $r = rx::Optimal::new(cfg.steepness);
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_relaxation;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::for_f32_f64;
+    use crate::SortConfig;
+
+    fn config<F: Real>(relax: Relaxation, steep: f64) -> SortConfig<F> {
+        SortConfig {
+            relaxation: relax,
+            steepness: cst::<F>(steep),
+            art_lambda: cst(0.25),
+            ..SortConfig::default()
+        }
+    }
+
+    /// (α(d), dα/dd) of `relax` in F.
+    fn eval<F: Real>(relax: Relaxation, steep: f64, d: f64) -> (f64, f64) {
+        let cfg = config::<F>(relax, steep);
+        let (a, s) = with_relaxation!(cfg, r => {
+            assert_eq!(r.value(cst(d)), r.value_and_slope(cst(d)).0, "{relax}: value paths");
+            r.value_and_slope(cst(d))
+        });
+        (a.to_f64().unwrap(), s.to_f64().unwrap())
+    }
+
+    fn points() -> impl Iterator<Item = f64> {
+        (-300..=300).map(|i| i as f64 * 0.013 + 0.0031)
+    }
+
+    #[test]
+    fn slopes_match_finite_differences_f64() {
+        for relax in Relaxation::ALL {
+            for steep in [1.0, 7.5, 40.0] {
+                for d in points() {
+                    let v = (steep * d).abs();
+                    if relax == Relaxation::Optimal && (v - 0.25).abs() < 1e-4 {
+                        continue; // the kinks of `optimal`
+                    }
+                    let h = 1e-6 * (1.0 + d.abs()) / steep;
+                    let fd = (eval::<f64>(relax, steep, d + h).0
+                        - eval::<f64>(relax, steep, d - h).0)
+                        / (2.0 * h);
+                    let s = eval::<f64>(relax, steep, d).1;
+                    assert!(
+                        (fd - s).abs() <= 1e-6 * (1.0 + s.abs()),
+                        "{relax} s={steep}: slope {s} vs finite difference {fd} at d = {d}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn f32_agrees_with_f64() {
+        for relax in Relaxation::ALL {
+            for d in points() {
+                let (a32, s32) = eval::<f32>(relax, 7.5, d);
+                let (a64, s64) = eval::<f64>(relax, 7.5, d);
+                assert!((a32 - a64).abs() < 3e-7, "{relax}: α {a32} vs {a64} at {d}");
+                assert!(
+                    (s32 - s64).abs() < 3e-6 * (1.0 + s64.abs()),
+                    "{relax}: slope at {d}"
+                );
+            }
+        }
+    }
+
+    fn shape_properties<F: Real>(tol: f64) {
+        for relax in Relaxation::ALL {
+            assert_eq!(eval::<F>(relax, 3.0, 0.0).0, 0.5, "{relax}: α(0)");
+            let mut prev = f64::NEG_INFINITY;
+            for d in points() {
+                let a = eval::<F>(relax, 3.0, d).0;
+                assert!((0.0..=1.0).contains(&a), "{relax}: α({d}) = {a}");
+                assert!(a >= prev, "{relax}: not monotone at {d}");
+                prev = a;
+                let am = eval::<F>(relax, 3.0, -d).0;
+                assert!((am + a - 1.0).abs() <= tol, "{relax}: symmetry at {d}");
+            }
+        }
+    }
+    for_f32_f64!(shape_properties, 2e-7, 1e-15);
+
+    #[test]
+    fn kink_subgradients_match_autograd() {
+        // optimal at v = ±1/4: clamp passes the gradient, the tail term is masked out.
+        let o = Optimal::new(1.0f64);
+        assert_eq!(o.value_and_slope(0.25).1, 1.0);
+        assert_eq!(o.value_and_slope(-0.25).1, 1.0);
+        assert_eq!(o.value_and_slope(0.0), (0.5, 1.0));
+        // logistic_phi at d = 0: d|d|/dd = 0, so dz/dd = s / (1e-10)^λ.
+        let p = LogisticPhi::new(2.0f64, 0.25);
+        let (a, s) = p.value_and_slope(0.0);
+        assert_eq!(a, 0.5);
+        assert!((s - 0.25 * 2.0 / 1e-10f64.powf(0.25)).abs() < 1e-9);
+        // reciprocal at 0: 1/4 · s
+        assert_eq!(Reciprocal::new(3.0f64).value_and_slope(0.0).1, 0.75);
+    }
+
+    #[cfg(feature = "half")]
+    #[test]
+    fn optimal_is_finite_where_1e_10_underflows() {
+        // In f16, 1e-10 is 0: the tail term must not turn 0·∞ into NaN on the flat part.
+        let o = Optimal::new(half::f16::from_f32(1.0));
+        let (a, s) = o.value_and_slope(half::f16::from_f32(0.0));
+        assert_eq!((a.to_f32(), s.to_f32()), (0.5, 1.0));
+        let (a, _) = o.value_and_slope(half::f16::from_f32(2.0));
+        assert!((a.to_f32() - (1.0 - 0.0625 / 2.0)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for r in Relaxation::ALL {
+            assert_eq!(r.name().parse::<Relaxation>().unwrap(), r);
+        }
+        assert!("sigmoid".parse::<Relaxation>().is_err());
+    }
+}

@@ -1,0 +1,304 @@
+//! P-row kernels. The α of every comparator depends only on x, so row i of P is the network
+//! applied to the unit vector e_i with α held fixed, and the P part of dL/dα_c is
+//! Σ_i (G_i,min − G_i,max)(p_i,a − p_i,b), G_i being row i of dL/dP pushed back to comparator c.
+//! A tile of W rows (W P rows of one input, or one P row of W inputs) runs forward, keeping
+//! only p_a − p_b per comparator, then backward, accumulating that sum. Comparators a tile's
+//! support cannot reach are skipped: they would only move zeros (see `Layer::range`).
+
+use crate::network::{for_run_pairs, Topology};
+use crate::real::Real;
+
+/// Where a kernel reads each comparator's α for its W lanes.
+pub(crate) trait Alphas<F, const W: usize> {
+    /// What is stored per slot.
+    type Item: Copy;
+    /// The items of slots `slot..slot + len`.
+    fn slice(&self, slot: usize, len: usize) -> &[Self::Item];
+    /// α per lane.
+    fn lanes(item: Self::Item) -> [F; W];
+}
+
+/// One α per comparator, shared by all lanes (lanes = P rows of one input).
+pub(crate) struct Shared<'a, F>(pub &'a [F]);
+
+impl<F: Real, const W: usize> Alphas<F, W> for Shared<'_, F> {
+    type Item = F;
+    #[inline(always)]
+    fn slice(&self, slot: usize, len: usize) -> &[F] {
+        &self.0[slot..slot + len]
+    }
+    #[inline(always)]
+    fn lanes(item: F) -> [F; W] {
+        [item; W]
+    }
+}
+
+/// One α per lane (lanes = the same P row of W inputs).
+pub(crate) struct PerLane<'a, F, const W: usize>(pub &'a [[F; W]]);
+
+impl<F: Real, const W: usize> Alphas<F, W> for PerLane<'_, F, W> {
+    type Item = [F; W];
+    #[inline(always)]
+    fn slice(&self, slot: usize, len: usize) -> &[[F; W]] {
+        &self.0[slot..slot + len]
+    }
+    #[inline(always)]
+    fn lanes(item: [F; W]) -> [F; W] {
+        item
+    }
+}
+
+/// Where the backward adds each comparator's per-lane (G_min − G_max)(p_a − p_b).
+pub(crate) trait Accumulator<F, const W: usize> {
+    /// What is stored per slot.
+    type Item;
+    /// The items of slots `slot..slot + len`.
+    fn slice(&mut self, slot: usize, len: usize) -> &mut [Self::Item];
+    /// Adds `terms` to `item`.
+    fn add(item: &mut Self::Item, terms: [F; W]);
+}
+
+/// Per lane (lanes = W inputs, each with its own dL/dα).
+pub(crate) struct PerLaneSum<'a, F, const W: usize>(pub &'a mut [[F; W]]);
+
+impl<F: Real, const W: usize> Accumulator<F, W> for PerLaneSum<'_, F, W> {
+    type Item = [F; W];
+    #[inline(always)]
+    fn slice(&mut self, slot: usize, len: usize) -> &mut [[F; W]] {
+        &mut self.0[slot..slot + len]
+    }
+    #[inline(always)]
+    fn add(item: &mut [F; W], terms: [F; W]) {
+        *item = core::array::from_fn(|k| item[k] + terms[k]);
+    }
+}
+
+/// Folded over lanes (lanes = P rows of one input): lanes k and k + H add into lane k of an
+/// H-lane accumulator per comparator (H = W/2), which keeps the accumulator at half the
+/// memory of the per-lane one without a per-comparator horizontal sum; phase 3 adds the H.
+pub(crate) struct FoldedSum<'a, F, const H: usize>(pub &'a mut [[F; H]]);
+
+impl<F: Real, const W: usize, const H: usize> Accumulator<F, W> for FoldedSum<'_, F, H> {
+    type Item = [F; H];
+    #[inline(always)]
+    fn slice(&mut self, slot: usize, len: usize) -> &mut [[F; H]] {
+        &mut self.0[slot..slot + len]
+    }
+    #[inline(always)]
+    fn add(item: &mut [F; H], terms: [F; W]) {
+        *item = core::array::from_fn(|k| item[k] + (terms[k] + terms[k + H]));
+    }
+}
+
+/// One comparator on P rows: min = p_b + α(p_a − p_b), max = p_a − α(p_a − p_b), the minimum
+/// to wire a unless `flip`. Returns p_a − p_b.
+#[inline(always)]
+fn mix_forward<F: Real, const W: usize>(
+    al: [F; W],
+    xa: &mut [F; W],
+    xb: &mut [F; W],
+    flip: bool,
+) -> [F; W] {
+    let (pa, pb) = (*xa, *xb);
+    let d: [F; W] = core::array::from_fn(|k| pa[k] - pb[k]);
+    let mn = core::array::from_fn(|k| pb[k] + al[k] * d[k]);
+    let mx = core::array::from_fn(|k| pa[k] - al[k] * d[k]);
+    // select the destinations, not the data (a pointer move instead of per-lane blends)
+    let (to_mn, to_mx) = if flip { (xb, xa) } else { (xa, xb) };
+    *to_mn = mn;
+    *to_mx = mx;
+    d
+}
+
+/// The transpose of [`mix_forward`] on gradient rows, given its p_a − p_b; returns the
+/// per-lane (G_min − G_max)(p_a − p_b).
+#[inline(always)]
+fn mix_backward<F: Real, const W: usize>(
+    al: [F; W],
+    xa: &mut [F; W],
+    xb: &mut [F; W],
+    d: &[F; W],
+    flip: bool,
+) -> [F; W] {
+    let (gmn, gmx) = if flip { (&*xb, &*xa) } else { (&*xa, &*xb) };
+    let (gmn, gmx) = (*gmn, *gmx);
+    let dg: [F; W] = core::array::from_fn(|k| gmn[k] - gmx[k]);
+    *xa = core::array::from_fn(|k| gmx[k] + al[k] * dg[k]);
+    *xb = core::array::from_fn(|k| gmn[k] - al[k] * dg[k]);
+    core::array::from_fn(|k| dg[k] * d[k])
+}
+
+/// Runs `pv` (wire-major, W lanes) forward through the comparators a tile with initial
+/// support `rows` can reach. With `STORE`, records p_a − p_b per slot into `diff`.
+#[inline(never)]
+pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: bool>(
+    topo: &Topology,
+    rows: (usize, usize),
+    alphas: &A,
+    pv: &mut [[F; W]],
+    diff: &mut [[F; W]],
+) {
+    for layer in topo.layers() {
+        let range = layer.range(rows.0, rows.1);
+        if let Some(bl) = layer.blocks(range) {
+            let (m, len) = (bl.m, range.1 - range.0);
+            let blocks = pv[bl.w0..bl.w1].chunks_exact_mut(2 * m);
+            let al = alphas.slice(bl.slot, len).chunks_exact(m);
+            if STORE {
+                let df = diff[bl.slot..bl.slot + len].chunks_exact_mut(m);
+                for (q, ((blk, al), df)) in blocks.zip(al).zip(df).enumerate() {
+                    let flip = bl.flip(q);
+                    let (xa, xb) = blk.split_at_mut(m);
+                    for (((xa, xb), &al), d) in xa.iter_mut().zip(xb).zip(al).zip(df) {
+                        *d = mix_forward(A::lanes(al), xa, xb, flip);
+                    }
+                }
+            } else {
+                for (q, (blk, al)) in blocks.zip(al).enumerate() {
+                    let flip = bl.flip(q);
+                    let (xa, xb) = blk.split_at_mut(m);
+                    for ((xa, xb), &al) in xa.iter_mut().zip(xb).zip(al) {
+                        mix_forward(A::lanes(al), xa, xb, flip);
+                    }
+                }
+            }
+            continue;
+        }
+        layer.for_each_run(
+            range,
+            #[inline(always)]
+            |run| {
+                let al = alphas.slice(run.slot, run.len);
+                if STORE {
+                    let df = &mut diff[run.slot..run.slot + run.len];
+                    for_run_pairs(
+                        pv,
+                        &run,
+                        #[inline(always)]
+                        |j, xa, xb| {
+                            df[j] = mix_forward(A::lanes(al[j]), xa, xb, run.flip);
+                        },
+                    );
+                } else {
+                    for_run_pairs(
+                        pv,
+                        &run,
+                        #[inline(always)]
+                        |j, xa, xb| {
+                            mix_forward(A::lanes(al[j]), xa, xb, run.flip);
+                        },
+                    );
+                }
+            },
+        );
+    }
+}
+
+/// The transpose of [`forward`]: `pv` holds dL/dP rows on entry; adds
+/// (G_min − G_max)(p_a − p_b) per lane into `acc`. Needs the `diff` of a `STORE` forward over
+/// the same rows.
+#[inline(never)]
+pub(crate) fn backward<F: Real, A: Alphas<F, W>, S: Accumulator<F, W>, const W: usize>(
+    topo: &Topology,
+    rows: (usize, usize),
+    alphas: &A,
+    pv: &mut [[F; W]],
+    diff: &[[F; W]],
+    acc: &mut S,
+) {
+    for layer in topo.layers().rev() {
+        let range = layer.range(rows.0, rows.1);
+        if let Some(bl) = layer.blocks(range) {
+            let (m, len) = (bl.m, range.1 - range.0);
+            let blocks = pv[bl.w0..bl.w1].chunks_exact_mut(2 * m);
+            let al = alphas.slice(bl.slot, len).chunks_exact(m);
+            let df = diff[bl.slot..bl.slot + len].chunks_exact(m);
+            let ac = acc.slice(bl.slot, len).chunks_exact_mut(m);
+            for (q, (((blk, al), df), ac)) in blocks.zip(al).zip(df).zip(ac).enumerate() {
+                let flip = bl.flip(q);
+                let (xa, xb) = blk.split_at_mut(m);
+                for ((((xa, xb), &al), d), ac) in xa.iter_mut().zip(xb).zip(al).zip(df).zip(ac) {
+                    S::add(ac, mix_backward(A::lanes(al), xa, xb, d, flip));
+                }
+            }
+            continue;
+        }
+        layer.for_each_run(
+            range,
+            #[inline(always)]
+            |run| {
+                let al = alphas.slice(run.slot, run.len);
+                let df = &diff[run.slot..run.slot + run.len];
+                let ac = acc.slice(run.slot, run.len);
+                for_run_pairs(
+                    pv,
+                    &run,
+                    #[inline(always)]
+                    |j, xa, xb| {
+                        let terms = mix_backward(A::lanes(al[j]), xa, xb, &df[j], run.flip);
+                        S::add(&mut ac[j], terms);
+                    },
+                );
+            },
+        );
+    }
+}
+
+/// Writes lane k < rows of `pv` (n wires) to `out[k·stride..k·stride + n]`: P rows
+/// r0.. of one input (stride n), or P row i of W inputs (stride n²).
+#[inline]
+pub(crate) fn store_rows<F: Real, const W: usize>(
+    pv: &[[F; W]],
+    out: &mut [F],
+    n: usize,
+    stride: usize,
+    rows: usize,
+) {
+    let full = if rows == W { n / W * W } else { 0 };
+    // W×W blocks through a register-sized tile
+    for w0 in (0..full).step_by(W) {
+        let blk: [[F; W]; W] = core::array::from_fn(|i| pv[w0 + i]);
+        for k in 0..W {
+            let dst = &mut out[k * stride + w0..k * stride + w0 + W];
+            for (i, d) in dst.iter_mut().enumerate() {
+                *d = blk[i][k];
+            }
+        }
+    }
+    for k in 0..rows {
+        let dst = &mut out[k * stride + full..k * stride + n];
+        for (o, p) in dst.iter_mut().zip(&pv[full..]) {
+            *o = p[k];
+        }
+    }
+}
+
+/// Loads `src[k·stride..k·stride + n]` into lane k < rows of `pv` (other lanes zero).
+#[inline]
+pub(crate) fn load_rows<F: Real, const W: usize>(
+    pv: &mut [[F; W]],
+    src: &[F],
+    n: usize,
+    stride: usize,
+    rows: usize,
+) {
+    if rows < W {
+        pv.as_flattened_mut().fill(F::zero());
+    }
+    let full = if rows == W { n / W * W } else { 0 };
+    for w0 in (0..full).step_by(W) {
+        let blk: [[F; W]; W] = core::array::from_fn(|k| {
+            let row = &src[k * stride + w0..k * stride + w0 + W];
+            core::array::from_fn(|i| row[i])
+        });
+        for (i, p) in pv[w0..w0 + W].iter_mut().enumerate() {
+            *p = core::array::from_fn(|k| blk[k][i]);
+        }
+    }
+    for k in 0..rows {
+        let row = &src[k * stride + full..k * stride + n];
+        for (p, &g) in pv[full..].iter_mut().zip(row) {
+            p[k] = g;
+        }
+    }
+}

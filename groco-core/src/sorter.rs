@@ -1,0 +1,340 @@
+//! [`SortConfig`] and [`Sorter`]: a validated (n, network, relaxation, steepness) with the
+//! scratch sizes of every call, and the input checks all `try_` calls share.
+//!
+//! Scratch is caller-supplied `[F]`, as RustFFT does. With C = `depth·width` comparator slots
+//! (odd-even: n·⌊n/2⌋; bitonic and odd-even merge: ½k(k+1)·2^(k−1) with k = ⌈log2 n⌉) and
+//! W = [`LANES`]:
+//!
+//! | call | scratch |
+//! |---|---|
+//! | `try_sort_values` | 0 |
+//! | `try_forward` | C + W·n |
+//! | `try_backward` | 3C + 1.5W·C + W·n |
+//! | `try_soft_ranks` / `_backward` | C / 4C + n |
+//! | batches, lane mode (n ≤ 64, ≥ W/2 rows) | W·(2n + 5C) |
+//!
+//! `scratch_len` is the maximum of the single-row rows (the backward's). The backward keeps,
+//! per lane, one float per comparator for P's difference p_a − p_b (and W/2 floats per
+//! comparator for the running dL/dα): O(W·n·depth) memory instead of the O(n²·depth) of
+//! storing P at every layer, paid for by running the P-row recursion forward a second time
+//! inside the backward. At bitonic n = 1024 in f32 that is 3.1 MB (776 704 floats).
+
+use crate::network::Topology;
+use crate::real::{cst, Real};
+use crate::{Error, Network, Relaxation};
+
+/// Lanes processed side by side: P rows of one input (single row) or batch rows (lane mode).
+pub const LANES: usize = 16;
+
+/// Lanes of the single-row backward's dL/dα accumulator (lanes k and k + 8 fold together).
+pub(crate) const HALF_LANES: usize = LANES / 2;
+
+/// Largest n for which batches run batch rows in lanes.
+pub(crate) const LANE_MAX_N: usize = 64;
+
+/// Everything that defines a relaxed sort besides n.
+///
+/// ```
+/// use groco_core::{Network, Relaxation, SortConfig};
+/// let c = SortConfig::<f32>::default();
+/// assert_eq!((c.network, c.relaxation, c.steepness, c.art_lambda),
+///            (Network::OddEven, Relaxation::Cauchy, 1.0, 0.25));
+/// let b = SortConfig::new(Network::Bitonic, Relaxation::Optimal, 10.0f64);
+/// assert_eq!(b.art_lambda, 0.25);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SortConfig<F> {
+    /// The comparator wiring.
+    pub network: Network,
+    /// The comparator relaxation.
+    pub relaxation: Relaxation,
+    /// Steepness s, finite and > 0.
+    pub steepness: F,
+    /// λ of `logistic_phi` (ignored by the others), finite and >= 0.
+    pub art_lambda: F,
+}
+
+impl<F: Real> SortConfig<F> {
+    /// A config with `art_lambda` = 0.25.
+    pub fn new(network: Network, relaxation: Relaxation, steepness: F) -> Self {
+        SortConfig {
+            network,
+            relaxation,
+            steepness,
+            art_lambda: cst(0.25),
+        }
+    }
+
+    /// Checks steepness and art_lambda; returns the largest |α argument| per unit of
+    /// (max − min), for the overflow check of the inputs.
+    pub(crate) fn try_scale(&self) -> Result<F, Error> {
+        let s = self.steepness;
+        if !(s.is_finite() && s > F::zero()) {
+            return Err(Error::InvalidSteepness {
+                value: s.to_f64().unwrap_or(f64::NAN),
+            });
+        }
+        let lam = self.art_lambda;
+        let bad_lambda = || Error::InvalidArtLambda {
+            value: lam.to_f64().unwrap_or(f64::NAN),
+        };
+        if !(lam.is_finite() && lam >= F::zero()) {
+            return Err(bad_lambda());
+        }
+        if self.relaxation == Relaxation::LogisticPhi {
+            let den_min = cst::<F>(1e-10).powf(lam);
+            let scale = s / den_min;
+            if !(den_min.is_normal() && scale.is_finite()) {
+                return Err(bad_lambda());
+            }
+            return Ok(scale);
+        }
+        Ok(s)
+    }
+}
+
+impl<F: Real> Default for SortConfig<F> {
+    /// odd_even, cauchy, steepness 1, art_lambda 0.25 (the GroCo defaults).
+    fn default() -> Self {
+        SortConfig::new(Network::OddEven, Relaxation::Cauchy, F::one())
+    }
+}
+
+/// A relaxed sorting network for rows of n values: validated, cheap to construct, no
+/// allocation. P follows diffsort: `sorted = x · P`, `P[i][j]` the weight of input i in output j,
+/// stored row-major (`perm[i*n + j]`). (The papers write the transpose, sorted = P x.)
+///
+/// ```
+/// use groco_core::{SortConfig, Sorter};
+/// let s = Sorter::try_new(3, SortConfig::<f64>::default())?;
+/// let x = [2.0, 0.0, 1.0];
+/// let (mut sorted, mut perm) = ([0.0; 3], [0.0; 9]);
+/// let mut scratch = vec![0.0; s.scratch_len()];
+/// s.try_forward(&x, &mut sorted, &mut perm, &mut scratch)?;
+/// assert!(sorted[0] < sorted[1] && sorted[1] < sorted[2]);
+/// for j in 0..3 {
+///     let col: f64 = (0..3).map(|i| x[i] * perm[i * 3 + j]).sum();
+///     assert!((col - sorted[j]).abs() < 1e-12);
+/// }
+/// # Ok::<(), groco_core::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Sorter<F> {
+    pub(crate) config: SortConfig<F>,
+    pub(crate) topo: Topology,
+    pub(crate) scale: F,
+}
+
+impl<F: Real> Sorter<F> {
+    /// Validates `n >= 1`, the config, and that every buffer size fits in `usize`.
+    pub fn try_new(n: usize, config: SortConfig<F>) -> Result<Self, Error> {
+        if n == 0 {
+            return Err(Error::EmptyInput);
+        }
+        let scale = config.try_scale()?;
+        let topo = Topology::new(config.network, n).ok_or(Error::TooLarge { n })?;
+        let c = topo.slots();
+        let fits = n
+            .checked_mul(n)
+            .and_then(|_| c.checked_mul(2 * LANES + 5))
+            .and_then(|v| v.checked_add(2 * LANES * n))
+            .is_some();
+        if !fits {
+            return Err(Error::TooLarge { n });
+        }
+        Ok(Sorter {
+            config,
+            topo,
+            scale,
+        })
+    }
+
+    /// Row length n.
+    pub fn n(&self) -> usize {
+        self.topo.n()
+    }
+
+    /// The config it was built with.
+    pub fn config(&self) -> &SortConfig<F> {
+        &self.config
+    }
+
+    /// Number of comparator slots C (= depth · width; see the module table).
+    pub fn slots(&self) -> usize {
+        self.topo.slots()
+    }
+
+    /// Scratch (elements of F) enough for every single-row call: 3C + 1.5W·C + W·n.
+    pub fn scratch_len(&self) -> usize {
+        let (n, c) = (self.n(), self.slots());
+        3 * c + (LANES + HALF_LANES) * c + LANES * n
+    }
+
+    /// Scratch for `try_forward` alone: C + W·n.
+    pub fn forward_scratch_len(&self) -> usize {
+        self.slots() + LANES * self.n()
+    }
+
+    /// Scratch for the batch calls on `rows` rows: the single-row size, or W·(2n + 5C) when
+    /// rows run in lanes (n ≤ 64 and rows ≥ W/2), whichever is larger.
+    pub fn batch_scratch_len(&self, rows: usize) -> usize {
+        let single = self.scratch_len();
+        if self.lane_rows(rows) {
+            single.max(LANES * (2 * self.n() + 5 * self.slots()))
+        } else {
+            single
+        }
+    }
+
+    /// Whether a group of `rows` batch rows runs with one batch row per lane.
+    pub(crate) fn lane_rows(&self, rows: usize) -> bool {
+        self.n() <= LANE_MAX_N && 2 * rows >= LANES && self.n() > 1
+    }
+
+    /// Checks `x` (one row at flat offset `at` of argument `what`): finite, and steepness times
+    /// its spread finite.
+    pub(crate) fn check_row(&self, what: &'static str, x: &[F], at: usize) -> Result<(), Error> {
+        check_finite(what, x, at)?;
+        let (mut lo, mut hi) = (x[0], x[0]);
+        for &v in x {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        if ((hi - lo) * self.scale).is_finite() {
+            Ok(())
+        } else {
+            Err(Error::Overflow { what })
+        }
+    }
+}
+
+/// `Err(NonFinite)` at the first NaN/±inf of `v` (index reported as `at + i`).
+pub(crate) fn check_finite<F: Real>(what: &'static str, v: &[F], at: usize) -> Result<(), Error> {
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(Error::NonFinite {
+            what,
+            index: at + i,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// `Err(LengthMismatch)` unless `len == expected`.
+pub(crate) fn check_len(what: &'static str, len: usize, expected: usize) -> Result<(), Error> {
+    if len == expected {
+        Ok(())
+    } else {
+        Err(Error::LengthMismatch {
+            what,
+            expected,
+            actual: len,
+        })
+    }
+}
+
+/// `Err(ScratchTooSmall)` unless `len >= needed`.
+pub(crate) fn check_scratch(len: usize, needed: usize) -> Result<(), Error> {
+    if len >= needed {
+        Ok(())
+    } else {
+        Err(Error::ScratchTooSmall {
+            needed,
+            actual: len,
+        })
+    }
+}
+
+/// Splits the first `len` elements off `*s`.
+pub(crate) fn take<'a, F>(s: &mut &'a mut [F], len: usize) -> &'a mut [F] {
+    let (head, tail) = core::mem::take(s).split_at_mut(len);
+    *s = tail;
+    head
+}
+
+/// Splits `len` lanes of W (i.e. `len * W` elements) off `*s`.
+pub(crate) fn take_lanes<'a, F, const W: usize>(
+    s: &mut &'a mut [F],
+    len: usize,
+) -> &'a mut [[F; W]] {
+    take(s, len * W).as_chunks_mut::<W>().0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_validation() {
+        let ok = SortConfig::<f64>::default();
+        assert!(Sorter::try_new(4, ok).is_ok());
+        assert_eq!(Sorter::try_new(0, ok).unwrap_err(), Error::EmptyInput);
+        for s in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let c = SortConfig { steepness: s, ..ok };
+            assert!(matches!(
+                Sorter::try_new(4, c),
+                Err(Error::InvalidSteepness { .. })
+            ));
+        }
+        let phi = SortConfig {
+            relaxation: Relaxation::LogisticPhi,
+            ..ok
+        };
+        for l in [-0.5, f64::NAN, 40.0] {
+            let c = SortConfig {
+                art_lambda: l,
+                ..phi
+            };
+            assert!(matches!(
+                Sorter::try_new(4, c),
+                Err(Error::InvalidArtLambda { .. })
+            ));
+        }
+        // λ = 5 is fine in f64 but (1e-10)^5 underflows f32.
+        assert!(Sorter::try_new(
+            4,
+            SortConfig {
+                art_lambda: 5.0,
+                ..phi
+            }
+        )
+        .is_ok());
+        let phi32 = SortConfig::<f32> {
+            relaxation: Relaxation::LogisticPhi,
+            art_lambda: 5.0,
+            ..SortConfig::default()
+        };
+        assert!(Sorter::try_new(4, phi32).is_err());
+        assert!(matches!(
+            Sorter::try_new(usize::MAX / 2, ok),
+            Err(Error::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn scratch_stays_under_the_memory_contract() {
+        // issue 2: at bitonic n = 1024 in f32 the backward's scratch stays under 16 MiB
+        let cfg = SortConfig::new(Network::Bitonic, Relaxation::Cauchy, 1.0f32);
+        let s = Sorter::try_new(1024, cfg).unwrap();
+        let bytes = s.batch_scratch_len(1) * core::mem::size_of::<f32>();
+        assert_eq!(s.slots(), 55 * 512);
+        assert!(bytes < 16 << 20, "{bytes} bytes");
+        assert_eq!(s.scratch_len(), 27 * 55 * 512 + 16 * 1024);
+    }
+
+    #[test]
+    fn row_checks() {
+        let s = Sorter::try_new(3, SortConfig::<f32>::default()).unwrap();
+        assert!(s.check_row("x", &[1.0, 2.0, 3.0], 0).is_ok());
+        assert_eq!(
+            s.check_row("x", &[1.0, f32::NAN, 3.0], 6),
+            Err(Error::NonFinite {
+                what: "x",
+                index: 7
+            })
+        );
+        assert_eq!(
+            s.check_row("x", &[-3e38, 0.0, 3e38], 0),
+            Err(Error::Overflow { what: "x" })
+        );
+    }
+}

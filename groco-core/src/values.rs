@@ -1,0 +1,227 @@
+//! The values pass (x through the relaxed comparators, recording α, dα/dd and x_a − x_b per
+//! comparator) and its transpose, for one row or for W rows side by side in lanes; plus `mix`,
+//! which pushes vectors through the comparators with α held fixed.
+//!
+//! Comparator c maps (x_a, x_b) to min = α x_a + (1−α) x_b, max = (1−α) x_a + α x_b with
+//! α = f(x_b − x_a). Its transpose with gradients g_min, g_max and an extra dL/dα term e is
+//! g_a = α g_min + (1−α) g_max − t, g_b = (1−α) g_min + α g_max + t,
+//! t = ((g_min − g_max)(x_a − x_b) + e)·dα/dd.
+
+use crate::network::Topology;
+use crate::real::Real;
+use crate::relaxation::Relax;
+
+/// What the values pass records per comparator slot.
+pub(crate) trait Tape<F> {
+    /// Whether slopes are needed.
+    const SLOPE: bool;
+    /// Records slot `slot`.
+    fn record(&mut self, slot: usize, alpha: F, slope: F, diff: F);
+}
+
+/// Records nothing (`try_sort_values`).
+pub(crate) struct NoTape;
+impl<F> Tape<F> for NoTape {
+    const SLOPE: bool = false;
+    #[inline(always)]
+    fn record(&mut self, _: usize, _: F, _: F, _: F) {}
+}
+
+/// Records α only (forward passes).
+pub(crate) struct AlphaTape<'a, F>(pub &'a mut [F]);
+impl<F> Tape<F> for AlphaTape<'_, F> {
+    const SLOPE: bool = false;
+    #[inline(always)]
+    fn record(&mut self, slot: usize, alpha: F, _: F, _: F) {
+        self.0[slot] = alpha;
+    }
+}
+
+/// Records α, dα/dd and x_a − x_b (backward passes).
+pub(crate) struct FullTape<'a, F> {
+    pub(crate) alpha: &'a mut [F],
+    pub(crate) slope: &'a mut [F],
+    pub(crate) diff: &'a mut [F],
+}
+impl<F> Tape<F> for FullTape<'_, F> {
+    const SLOPE: bool = true;
+    #[inline(always)]
+    fn record(&mut self, slot: usize, alpha: F, slope: F, diff: F) {
+        self.alpha[slot] = alpha;
+        self.slope[slot] = slope;
+        self.diff[slot] = diff;
+    }
+}
+
+/// Runs the comparators on `x` in place (it ends sorted), recording into `tape`.
+pub(crate) fn forward<F: Real, R: Relax<F>, T: Tape<F>>(
+    topo: &Topology,
+    relax: &R,
+    x: &mut [F],
+    tape: &mut T,
+) {
+    for layer in topo.layers() {
+        layer.for_each(
+            layer.full_range(),
+            #[inline(always)]
+            |slot, a, b, flip| {
+                let (xa, xb) = (x[a], x[b]);
+                let (alpha, slope) = if T::SLOPE {
+                    relax.value_and_slope(xb - xa)
+                } else {
+                    (relax.value(xb - xa), F::zero())
+                };
+                let beta = F::one() - alpha;
+                let (mn, mx) = (alpha * xa + beta * xb, beta * xa + alpha * xb);
+                let (oa, ob) = if flip { (b, a) } else { (a, b) };
+                x[oa] = mn;
+                x[ob] = mx;
+                tape.record(slot, alpha, slope, xa - xb);
+            },
+        );
+    }
+}
+
+/// The transpose of [`forward`]: turns `g` (dL/dsorted) into dL/dx in place, adding
+/// `extra(slot)` to each comparator's dL/dα.
+pub(crate) fn backward<F: Real>(
+    topo: &Topology,
+    alpha: &[F],
+    slope: &[F],
+    diff: &[F],
+    g: &mut [F],
+    mut extra: impl FnMut(usize) -> F,
+) {
+    for layer in topo.layers().rev() {
+        layer.for_each(
+            layer.full_range(),
+            #[inline(always)]
+            |slot, a, b, flip| {
+                let (oa, ob) = if flip { (b, a) } else { (a, b) };
+                let (gmn, gmx) = (g[oa], g[ob]);
+                let (al, be) = (alpha[slot], F::one() - alpha[slot]);
+                let t = ((gmn - gmx) * diff[slot] + extra(slot)) * slope[slot];
+                g[a] = al * gmn + be * gmx - t;
+                g[b] = be * gmn + al * gmx + t;
+            },
+        );
+    }
+}
+
+/// [`forward`] for W rows in lanes: `x[w][k]` is wire w of row k. Records α always and, when
+/// `full`, dα/dd and x_a − x_b.
+pub(crate) fn forward_lanes<F: Real, R: Relax<F>, const W: usize, const FULL: bool>(
+    topo: &Topology,
+    relax: &R,
+    x: &mut [[F; W]],
+    alpha: &mut [[F; W]],
+    slope: &mut [[F; W]],
+    diff: &mut [[F; W]],
+) {
+    for layer in topo.layers() {
+        layer.for_each(
+            layer.full_range(),
+            #[inline(always)]
+            |slot, a, b, flip| {
+                let (xa, xb) = (x[a], x[b]);
+                let (mut al, mut sl, mut mn, mut mx) = ([F::zero(); W], [F::zero(); W], xa, xb);
+                for k in 0..W {
+                    let d = xb[k] - xa[k];
+                    let (av, sv) = if FULL {
+                        relax.value_and_slope(d)
+                    } else {
+                        (relax.value(d), F::zero())
+                    };
+                    let be = F::one() - av;
+                    al[k] = av;
+                    sl[k] = sv;
+                    mn[k] = av * xa[k] + be * xb[k];
+                    mx[k] = be * xa[k] + av * xb[k];
+                }
+                let (oa, ob) = if flip { (b, a) } else { (a, b) };
+                x[oa] = mn;
+                x[ob] = mx;
+                alpha[slot] = al;
+                if FULL {
+                    slope[slot] = sl;
+                    let mut dd = [F::zero(); W];
+                    for k in 0..W {
+                        dd[k] = xa[k] - xb[k];
+                    }
+                    diff[slot] = dd;
+                }
+            },
+        );
+    }
+}
+
+/// [`backward`] for W rows in lanes; `extra[slot]` holds each lane's dL/dα from P.
+pub(crate) fn backward_lanes<F: Real, const W: usize>(
+    topo: &Topology,
+    alpha: &[[F; W]],
+    slope: &[[F; W]],
+    diff: &[[F; W]],
+    extra: &[[F; W]],
+    g: &mut [[F; W]],
+) {
+    for layer in topo.layers().rev() {
+        layer.for_each(
+            layer.full_range(),
+            #[inline(always)]
+            |slot, a, b, flip| {
+                let (oa, ob) = if flip { (b, a) } else { (a, b) };
+                let (gmn, gmx) = (g[oa], g[ob]);
+                let (al, sl, df, ex) = (alpha[slot], slope[slot], diff[slot], extra[slot]);
+                let (mut ga, mut gb) = (gmn, gmx);
+                for k in 0..W {
+                    let be = F::one() - al[k];
+                    let t = ((gmn[k] - gmx[k]) * df[k] + ex[k]) * sl[k];
+                    ga[k] = al[k] * gmn[k] + be * gmx[k] - t;
+                    gb[k] = be * gmn[k] + al[k] * gmx[k] + t;
+                }
+                g[a] = ga;
+                g[b] = gb;
+            },
+        );
+    }
+}
+
+/// Pushes Q vectors `v[w][q]` through the comparators with α fixed, layers in order
+/// (`REVERSE = false`) or in reverse. Before mixing comparator `slot` it calls
+/// `visit(slot, sign, v_a − v_b)` with sign = −1 for flipped comparators, so that
+/// sign·(v_a − v_b)·(u_a − u_b) is h^T (dM/dα) u for the comparator's mixing matrix M.
+///
+/// Each comparator's mixing matrix is symmetric, so with P = M_1 ⋯ M_C (the order the layers
+/// apply), `REVERSE` computes P·v and the forward order computes Pᵀ·v.
+pub(crate) fn mix<F: Real, const Q: usize, const REVERSE: bool>(
+    topo: &Topology,
+    alpha: &[F],
+    v: &mut [[F; Q]],
+    mut visit: impl FnMut(usize, F, [F; Q]),
+) {
+    let mut layers = topo.layers();
+    while let Some(layer) = if REVERSE {
+        layers.next_back()
+    } else {
+        layers.next()
+    } {
+        layer.for_each(
+            layer.full_range(),
+            #[inline(always)]
+            |slot, a, b, flip| {
+                let (va, vb) = (v[a], v[b]);
+                let (al, be) = (alpha[slot], F::one() - alpha[slot]);
+                let (mut mn, mut mx, mut d) = (va, vb, va);
+                for q in 0..Q {
+                    d[q] = va[q] - vb[q];
+                    mn[q] = al * va[q] + be * vb[q];
+                    mx[q] = be * va[q] + al * vb[q];
+                }
+                visit(slot, if flip { -F::one() } else { F::one() }, d);
+                let (oa, ob) = if flip { (b, a) } else { (a, b) };
+                v[oa] = mn;
+                v[ob] = mx;
+            },
+        );
+    }
+}

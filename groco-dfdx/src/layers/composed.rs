@@ -1,0 +1,239 @@
+//! Device-generic layers composed of dfdx's own ops. This is the `Cuda` path (no nvcc, no custom
+//! kernels); on `Cpu` it serves as an independent reference for the fast kernels.
+//!
+//! - conv: append one zero pixel per channel (`concat_along`), gather the im2col matrix with
+//!   `gather` (padding taps read the zero pixel), then one (batched, for groups) `matmul`;
+//! - batch norm: mean and biased variance over `(H, W, B)` per channel with `mean`, running
+//!   statistics updated with `axpy` exactly as PyTorch does;
+//! - pooling: the same gather, then `max` or `mean` over the taps (padding reads `-inf` for max,
+//!   0 for average, which counts padding like PyTorch's default);
+//! - global average pool and flatten: `mean` / `permute` + a contiguous copy.
+
+use dfdx::prelude::*;
+
+use super::{Activation, BnParams, ConvGeom, Dims, LayerFloat, PoolGeom, PoolKind, Weight4};
+use crate::Error;
+
+type Res<X> = Result<X, Error>;
+
+/// `(C, taps * pixels, B)`.
+type Windows<E, D, T> = Tensor<(usize, usize, usize), E, D, T>;
+
+fn dev_err<X, Er: std::fmt::Debug>(r: Result<X, Er>) -> Res<X> {
+    r.map_err(Error::device)
+}
+
+/// Index tensor `(C, K*K*OH*OW)` for `gather` on `(C, H*W + 1, B)`: tap-major, padding taps read
+/// the appended pixel `H*W`.
+fn gather_index<E: Dtype, D: Device<E> + ZerosTensor<usize> + CopySlice<usize>>(
+    dev: &D,
+    d: Dims,
+    k: usize,
+    win: super::Window,
+    oh: usize,
+    ow: usize,
+) -> Res<Tensor<(usize, usize), usize, D>> {
+    let pad_pixel = d.h * d.w;
+    let mut table = Vec::with_capacity(k * k * oh * ow);
+    for ki in 0..k {
+        for kj in 0..k {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    table.push(match (win.source(oy, ki, d.h), win.source(ox, kj, d.w)) {
+                        (Some(iy), Some(ix)) => iy * d.w + ix,
+                        _ => pad_pixel,
+                    });
+                }
+            }
+        }
+    }
+    let z = table.len();
+    let mut idx = Vec::with_capacity(d.c * z);
+    for _ in 0..d.c {
+        idx.extend_from_slice(&table);
+    }
+    // zeros_like + copy_from rather than tensor_from_vec: see the crate docs on dfdx's cache
+    let mut t = dev_err(dev.try_zeros_like(&(d.c, z)))?;
+    t.copy_from(&idx);
+    Ok(t)
+}
+
+/// `(C, K*K*OH*OW, B)`: every window tap of every output pixel, padding filled with `pad`.
+fn gather_windows<
+    E: LayerFloat,
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
+    T: Tape<E, D>,
+>(
+    x: Activation<E, D, T>,
+    k: usize,
+    win: super::Window,
+    oh: usize,
+    ow: usize,
+    pad: E,
+) -> Res<Windows<E, D, T>> {
+    let d = Dims::of(&x);
+    let dev = x.device().clone();
+    let x = dev_err(x.try_reshape_like(&(d.c, d.h * d.w, d.b)))?;
+    let pad_pixel = dev_err(dev.try_ones_like(&(d.c, 1usize, d.b)))?;
+    let pad_pixel = dev_err(pad_pixel.try_mul(pad))?;
+    let xp = dev_err((x, pad_pixel).try_concat_along(Axis::<1>))?;
+    let idx = gather_index(&dev, d, k, win, oh, ow)?;
+    dev_err(xp.try_gather(idx))
+}
+
+/// Convolution (see the module docs). `w` is `(O, C/G, K, K)`, `bias` `(O,)`.
+pub fn conv2d<
+    E: LayerFloat,
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
+    T: Tape<E, D>,
+>(
+    x: Activation<E, D, T>,
+    w: &Weight4<E, D>,
+    bias: Option<&Tensor<(usize,), E, D>>,
+    g: &ConvGeom,
+) -> Res<Activation<E, D, T>> {
+    let k = g.window.kernel;
+    let n = g.cols();
+    let col = gather_windows(x, k, g.window, g.oh, g.ow, E::zero())?; // (C, KK*S', B)
+    let (gr, og) = (g.group_rows(), g.out_channels / g.groups);
+    let col = dev_err(col.try_reshape_like(&(g.groups, gr, n)))?;
+    let w = dev_err(w.retaped::<T>().try_reshape_like(&(g.groups, og, gr)))?;
+    let out = dev_err(w.try_matmul(col))?; // (G, OG, n)
+    let mut out = dev_err(out.try_reshape_like(&(g.out_channels, n)))?;
+    if let Some(b) = bias {
+        let b = dev_err(
+            b.retaped::<T>()
+                .try_broadcast_like::<_, Axis<1>>(&(g.out_channels, n)),
+        )?;
+        out = dev_err(out.try_add(b))?;
+    }
+    dev_err(out.try_reshape_like(&g.output().shape()))
+}
+
+/// Train-mode batch norm (+ ReLU when `relu`), updating the running statistics.
+pub fn batch_norm_train<const C: usize, E: LayerFloat, D: Device<E>, T: Tape<E, D>>(
+    x: Activation<E, D, T>,
+    p: BnParams<'_, C, E, D>,
+    relu: bool,
+) -> Res<Activation<E, D, T>> {
+    let BnParams {
+        scale,
+        bias,
+        running_mean,
+        running_var,
+        epsilon,
+        momentum,
+    } = p;
+    let d = Dims::of(&x);
+    let n = d.h * d.w * d.b;
+    let shape = (Const::<C>, n);
+    let x = dev_err(x.try_reshape_like(&shape))?;
+    let mean = dev_err(x.retaped::<T>().try_mean::<Rank1<C>, Axis<1>>())?;
+    running_mean
+        .try_axpy(1.0 - momentum, &mean, momentum)
+        .map_err(Error::device)?;
+    let centered = dev_err(x.try_sub(dev_err(mean.try_broadcast_like(&shape))?))?;
+    let var = dev_err(
+        centered
+            .retaped::<T>()
+            .try_square()
+            .and_then(|s| s.try_mean::<Rank1<C>, Axis<1>>()),
+    )?;
+    // PyTorch: unbiased variance in the running estimate, biased for normalising
+    let unbias = n as f64 / (n as f64 - 1.0).max(1.0);
+    running_var
+        .try_axpy(1.0 - momentum, &var, momentum * unbias)
+        .map_err(Error::device)?;
+    let std = dev_err(
+        var.try_add(E::from_f64(epsilon).unwrap_or_else(E::zero))
+            .and_then(|v| v.try_sqrt()),
+    )?;
+    let a = dev_err(
+        scale
+            .retaped::<T>()
+            .try_div(std)
+            .and_then(|a| a.try_broadcast_like(&shape)),
+    )?;
+    let b = dev_err(bias.retaped::<T>().try_broadcast_like(&shape))?;
+    let mut y = dev_err(centered.try_mul(a).and_then(|y| y.try_add(b)))?;
+    if relu {
+        y = dev_err(y.try_relu())?;
+    }
+    dev_err(y.try_reshape_like(&d.shape()))
+}
+
+/// Eval-mode batch norm (+ ReLU when `relu`) with the running statistics; any tape.
+pub fn batch_norm_eval<const C: usize, E: LayerFloat, D: Device<E>, T: Tape<E, D>>(
+    x: Activation<E, D, T>,
+    scale: &Tensor<Rank1<C>, E, D>,
+    bias: &Tensor<Rank1<C>, E, D>,
+    running_mean: &Tensor<Rank1<C>, E, D>,
+    running_var: &Tensor<Rank1<C>, E, D>,
+    epsilon: f64,
+    relu: bool,
+) -> Res<Activation<E, D, T>> {
+    let d = Dims::of(&x);
+    let shape = (Const::<C>, d.h * d.w * d.b);
+    let x = dev_err(x.try_reshape_like(&shape))?;
+    let eps = E::from_f64(epsilon).unwrap_or_else(E::zero);
+    let std = dev_err(running_var.clone().try_add(eps).and_then(|v| v.try_sqrt()))?;
+    // y = (x - mean) * (scale / std) + bias
+    let a = dev_err(scale.retaped::<T>().try_div(std))?;
+    let centered = dev_err(x.try_sub(dev_err(running_mean.clone().try_broadcast_like(&shape))?))?;
+    let y = dev_err(centered.try_mul(dev_err(a.try_broadcast_like(&shape))?))?;
+    let mut y = dev_err(y.try_add(dev_err(bias.retaped::<T>().try_broadcast_like(&shape))?))?;
+    if relu {
+        y = dev_err(y.try_relu())?;
+    }
+    dev_err(y.try_reshape_like(&d.shape()))
+}
+
+/// Max or average pooling.
+pub fn pool2d<
+    E: LayerFloat,
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
+    T: Tape<E, D>,
+>(
+    x: Activation<E, D, T>,
+    p: &PoolGeom,
+) -> Res<Activation<E, D, T>> {
+    let k = p.window.kernel;
+    let pad = match p.kind {
+        PoolKind::Max => E::neg_infinity(),
+        PoolKind::Avg => E::zero(),
+    };
+    let taps = gather_windows(x, k, p.window, p.oh, p.ow, pad)?; // (C, KK*S', B)
+    let d = p.input;
+    let s = p.oh * p.ow;
+    let taps = dev_err(taps.try_reshape_like(&(d.c, k * k, s * d.b)))?;
+    let out: Tensor<(usize, usize), E, D, T> = match p.kind {
+        PoolKind::Max => dev_err(taps.try_max::<_, Axis<1>>())?,
+        PoolKind::Avg => dev_err(taps.try_mean::<_, Axis<1>>())?,
+    };
+    dev_err(out.try_reshape_like(&p.output().shape()))
+}
+
+/// Global average pooling to `(B, C)` rows.
+pub fn global_avg_pool<E: LayerFloat, D: Device<E>, T: Tape<E, D>>(
+    x: Activation<E, D, T>,
+) -> Res<Tensor<(usize, usize), E, D, T>> {
+    let d = Dims::of(&x);
+    let x = dev_err(x.try_reshape_like(&(d.c, d.h * d.w, d.b)))?;
+    let m: Tensor<(usize, usize), E, D, T> = dev_err(x.try_mean::<_, Axis<1>>())?;
+    dev_err(
+        m.try_permute::<_, Axes2<1, 0>>()
+            .and_then(|t| t.try_contiguous()),
+    )
+}
+
+/// Flatten to `(B, C*H*W)` rows in PyTorch's NCHW order.
+pub fn flatten<E: LayerFloat, D: Device<E>, T: Tape<E, D>>(
+    x: Activation<E, D, T>,
+) -> Res<Tensor<(usize, usize), E, D, T>> {
+    let d = Dims::of(&x);
+    let x = dev_err(x.try_reshape_like(&(d.c * d.h * d.w, d.b)))?;
+    dev_err(
+        x.try_permute::<_, Axes2<1, 0>>()
+            .and_then(|t| t.try_contiguous()),
+    )
+}

@@ -1,0 +1,202 @@
+//! [`LayerDevice`]: which implementation each device runs. `Cpu` runs the hand-written kernels;
+//! `Cuda` (feature `cuda`) runs the compositions of dfdx ops in [`super::composed`].
+
+use dfdx::prelude::*;
+
+#[cfg(feature = "cuda")]
+use super::composed;
+use super::{Activation, ConvGeom, ConvParams, LayerFloat, PoolGeom, Weight4};
+use crate::Error;
+
+/// The batch norm parameters a train-mode forward reads and updates.
+#[derive(Debug)]
+pub struct BnParams<'a, const C: usize, E: Dtype, D: Storage<E>> {
+    /// γ.
+    pub scale: &'a Tensor<Rank1<C>, E, D>,
+    /// β.
+    pub bias: &'a Tensor<Rank1<C>, E, D>,
+    /// Running mean, updated in place.
+    pub running_mean: &'a mut Tensor<Rank1<C>, E, D>,
+    /// Running (unbiased) variance, updated in place.
+    pub running_var: &'a mut Tensor<Rank1<C>, E, D>,
+    /// ε added to the variance.
+    pub epsilon: f64,
+    /// Momentum of the running statistics.
+    pub momentum: f64,
+}
+
+/// A device the layers run on. Inputs reaching these methods have been validated.
+pub trait LayerDevice<E: LayerFloat>: Device<E> + ZerosTensor<usize> + CopySlice<usize> {
+    /// Convolution; `w` is `(O, C/G, K, K)`. With `input_grad` false, a device may skip the
+    /// input's gradient (the `Cpu` kernel does).
+    fn conv2d<T: Tape<E, Self>>(
+        x: Activation<E, Self, T>,
+        w: &Weight4<E, Self>,
+        bias: Option<&Tensor<(usize,), E, Self>>,
+        g: &ConvGeom,
+        input_grad: bool,
+    ) -> Result<Activation<E, Self, T>, Error>;
+
+    /// Train-mode batch norm (+ ReLU).
+    fn batch_norm_train<const C: usize, T: Tape<E, Self>>(
+        x: Activation<E, Self, T>,
+        p: BnParams<'_, C, E, Self>,
+        relu: bool,
+    ) -> Result<Activation<E, Self, T>, Error>;
+
+    /// Convolution followed by train-mode batch norm (+ ReLU). By default the two ops one after
+    /// the other; `Cpu` runs a fused kernel.
+    fn conv_bn_train<const C: usize, T: Tape<E, Self>>(
+        x: Activation<E, Self, T>,
+        conv: ConvParams<'_, E, Self>,
+        g: &ConvGeom,
+        input_grad: bool,
+        bn: BnParams<'_, C, E, Self>,
+        relu: bool,
+    ) -> Result<Activation<E, Self, T>, Error> {
+        let z = Self::conv2d(x, conv.0, conv.1, g, input_grad)?;
+        Self::batch_norm_train(z, bn, relu)
+    }
+
+    /// Max or average pooling.
+    fn pool2d<T: Tape<E, Self>>(
+        x: Activation<E, Self, T>,
+        p: &PoolGeom,
+    ) -> Result<Activation<E, Self, T>, Error>;
+
+    /// Global average pooling to `(B, C)`.
+    fn global_avg_pool<T: Tape<E, Self>>(
+        x: Activation<E, Self, T>,
+    ) -> Result<Tensor<(usize, usize), E, Self, T>, Error>;
+
+    /// Flatten to `(B, C*H*W)`.
+    fn flatten<T: Tape<E, Self>>(
+        x: Activation<E, Self, T>,
+    ) -> Result<Tensor<(usize, usize), E, Self, T>, Error>;
+}
+
+/// The batch norm settings as host values for the `Cpu` kernels.
+fn host_params<const C: usize, E: LayerFloat>(
+    p: &BnParams<'_, C, E, Cpu>,
+) -> super::batch_norm_cpu::BnHost
+where
+    Cpu: Device<E>,
+{
+    let host = |t: &Tensor<Rank1<C>, E, Cpu>| {
+        t.as_vec()
+            .iter()
+            .map(|v| v.to_f64().unwrap_or(f64::NAN))
+            .collect()
+    };
+    super::batch_norm_cpu::BnHost {
+        gamma: host(p.scale),
+        beta: host(p.bias),
+        epsilon: p.epsilon,
+        momentum: p.momentum,
+    }
+}
+
+macro_rules! cpu_layer_device {
+    ($e:ty) => {
+impl LayerDevice<$e> for Cpu {
+
+    fn conv2d<T: Tape<$e, Self>>(
+        x: Activation<$e, Self, T>,
+        w: &Weight4<$e, Self>,
+        bias: Option<&Tensor<(usize,), $e, Self>>,
+        g: &ConvGeom,
+        input_grad: bool,
+    ) -> Result<Activation<$e, Self, T>, Error> {
+        super::conv2d_cpu::conv2d(x, w, bias, g, input_grad)
+    }
+
+    fn batch_norm_train<const C: usize, T: Tape<$e, Self>>(
+        x: Activation<$e, Self, T>,
+        p: BnParams<'_, C, $e, Self>,
+        relu: bool,
+    ) -> Result<Activation<$e, Self, T>, Error> {
+        let host = host_params(&p);
+        let (mut rm, mut rv) = (p.running_mean.as_vec(), p.running_var.as_vec());
+        let y = super::batch_norm_cpu::batch_norm_train(x, (p.scale, p.bias), host, (&mut rm, &mut rv), relu)?;
+        p.running_mean.copy_from(&rm);
+        p.running_var.copy_from(&rv);
+        Ok(y)
+    }
+
+    fn conv_bn_train<const C: usize, T: Tape<$e, Self>>(
+        x: Activation<$e, Self, T>,
+        conv: ConvParams<'_, $e, Self>,
+        g: &ConvGeom,
+        input_grad: bool,
+        p: BnParams<'_, C, $e, Self>,
+        relu: bool,
+    ) -> Result<Activation<$e, Self, T>, Error> {
+        let host = host_params(&p);
+        let (mut rm, mut rv) = (p.running_mean.as_vec(), p.running_var.as_vec());
+        let bn = super::conv_bn_cpu::FusedBn { scale: p.scale, bias: p.bias, host, running: (&mut rm, &mut rv), relu };
+        let y = super::conv_bn_cpu::conv_bn_train(x, conv, g, input_grad, bn)?;
+        p.running_mean.copy_from(&rm);
+        p.running_var.copy_from(&rv);
+        Ok(y)
+    }
+
+    fn pool2d<T: Tape<$e, Self>>(x: Activation<$e, Self, T>, p: &PoolGeom) -> Result<Activation<$e, Self, T>, Error> {
+        super::pool_cpu::pool2d(x, p)
+    }
+
+    fn global_avg_pool<T: Tape<$e, Self>>(x: Activation<$e, Self, T>) -> Result<Tensor<(usize, usize), $e, Self, T>, Error> {
+        super::pool_cpu::global_avg_pool(x)
+    }
+
+    fn flatten<T: Tape<$e, Self>>(x: Activation<$e, Self, T>) -> Result<Tensor<(usize, usize), $e, Self, T>, Error> {
+        super::pool_cpu::flatten(x)
+    }
+}
+
+    };
+}
+
+cpu_layer_device!(f32);
+cpu_layer_device!(f64);
+
+#[cfg(feature = "cuda")]
+macro_rules! cuda_layer_device {
+    ($e:ty) => {
+impl LayerDevice<$e> for Cuda {
+    fn conv2d<T: Tape<$e, Self>>(
+        x: Activation<$e, Self, T>,
+        w: &Weight4<$e, Self>,
+        bias: Option<&Tensor<(usize,), $e, Self>>,
+        g: &ConvGeom,
+        _input_grad: bool,
+    ) -> Result<Activation<$e, Self, T>, Error> {
+        composed::conv2d(x, w, bias, g)
+    }
+
+    fn batch_norm_train<const C: usize, T: Tape<$e, Self>>(
+        x: Activation<$e, Self, T>,
+        p: BnParams<'_, C, $e, Self>,
+        relu: bool,
+    ) -> Result<Activation<$e, Self, T>, Error> {
+        composed::batch_norm_train(x, p, relu)
+    }
+
+    fn pool2d<T: Tape<$e, Self>>(x: Activation<$e, Self, T>, p: &PoolGeom) -> Result<Activation<$e, Self, T>, Error> {
+        composed::pool2d(x, p)
+    }
+
+    fn global_avg_pool<T: Tape<$e, Self>>(x: Activation<$e, Self, T>) -> Result<Tensor<(usize, usize), $e, Self, T>, Error> {
+        composed::global_avg_pool(x)
+    }
+
+    fn flatten<T: Tape<$e, Self>>(x: Activation<$e, Self, T>) -> Result<Tensor<(usize, usize), $e, Self, T>, Error> {
+        composed::flatten(x)
+    }
+}
+    };
+}
+
+#[cfg(feature = "cuda")]
+cuda_layer_device!(f32);
+#[cfg(feature = "cuda")]
+cuda_layer_device!(f64);

@@ -1,0 +1,99 @@
+//! [`SymGram`]: the Gram matrix S = Z·Zᵀ of n rows, computed by halves.
+//!
+//! S is symmetric, so only its upper triangle is computed, in row panels of [`PANEL`] rows:
+//! panel P (rows s..s+p) holds S[s..s+p][s..n] = Z[s..s+p]·Z[s..n]ᵀ, one gemm each, the panels
+//! spread over rayon. That is n(n+p)/2 of the n² dot products (56% at n = 1024). A row of S is
+//! then read back from its own panel (columns ≥ s, contiguous) and from the earlier panels
+//! (columns < s, one column of each: strided, but consecutive rows share cache lines).
+
+use rayon::prelude::*;
+
+use super::LossFloat;
+use crate::layers::gemm::{gemm, MatRef};
+use crate::layers::Scratch;
+
+/// Rows per panel.
+pub(crate) const PANEL: usize = 128;
+
+/// The upper triangle of Z·Zᵀ by row panels (see the module docs).
+#[derive(Debug)]
+pub(crate) struct SymGram<F: LossFloat> {
+    data: Scratch<F>,
+    /// Offset of each panel in `data`.
+    offsets: Vec<usize>,
+    n: usize,
+}
+
+impl<F: LossFloat> SymGram<F> {
+    /// The Gram matrix of the `n` rows of `z` (`n` × `cols`, row-major).
+    pub fn new(z: &[F], n: usize, cols: usize) -> Self {
+        let starts: Vec<usize> = (0..n).step_by(PANEL).collect();
+        let mut offsets = Vec::with_capacity(starts.len());
+        let mut total = 0;
+        for &s in &starts {
+            offsets.push(total);
+            total += PANEL.min(n - s) * (n - s);
+        }
+        let mut data = Scratch::take(total);
+        let mut panels = Vec::with_capacity(starts.len());
+        let mut rest = &mut data[..];
+        for &s in &starts {
+            let (head, tail) = rest.split_at_mut(PANEL.min(n - s) * (n - s));
+            panels.push((s, head));
+            rest = tail;
+        }
+        panels.into_par_iter().for_each(|(s, out)| {
+            let p = PANEL.min(n - s);
+            let a = MatRef::row_major(&z[s * cols..(s + p) * cols], p, cols);
+            let b = MatRef::row_major(&z[s * cols..], n - s, cols).t();
+            gemm(out, a, b, false);
+        });
+        SymGram { data, offsets, n }
+    }
+
+    /// Writes row `r` of S into `out` (length n).
+    pub fn row(&self, r: usize, out: &mut [F]) {
+        let n = self.n;
+        let (pr, s) = (r / PANEL, r / PANEL * PANEL);
+        let w = n - s;
+        let own = &self.data[self.offsets[pr] + (r - s) * w..][..w];
+        out[s..].copy_from_slice(own);
+        for (q, &off) in self.offsets[..pr].iter().enumerate() {
+            let (sq, wq) = (q * PANEL, n - q * PANEL);
+            let col = r - sq;
+            for (i, o) in out[sq..sq + PANEL].iter_mut().enumerate() {
+                *o = self.data[off + i * wq + col];
+            }
+        }
+    }
+
+    /// Writes all of S into `out` (n × n, row-major).
+    pub fn fill(&self, out: &mut [F]) {
+        out.par_chunks_mut(self.n)
+            .enumerate()
+            .for_each(|(r, row)| self.row(r, row));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_match_the_full_product() {
+        for (n, cols) in [(1, 3), (5, 2), (128, 4), (129, 3), (300, 7)] {
+            let z: Vec<f64> = (0..n * cols)
+                .map(|i| ((i * 37 % 23) as f64 - 11.0) / 7.0)
+                .collect();
+            let g = SymGram::new(&z, n, cols);
+            let mut full = vec![f64::NAN; n * n];
+            g.fill(&mut full);
+            for i in 0..n {
+                for j in 0..n {
+                    let want: f64 = (0..cols).map(|c| z[i * cols + c] * z[j * cols + c]).sum();
+                    assert!((full[i * n + j] - want).abs() < 1e-12, "n={n} ({i}, {j})");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The GroCo loss over V views on host rows, with its gradient.
+//!
+//! With z_v[b] the normalised row b of view v, P the number of positives-eligible views and k
+//! the kept negatives:
+//! - anchor (v, b) has positives z_v[b]·z_u[b] for u < P, u ≠ v (ascending u) and candidate
+//!   negatives z_v[b]·z_v[c] for c ≠ b, the rows of the Gram matrix S_v = Z_v·Z_vᵀ (its upper
+//!   triangle by panel gemms, `gram::SymGram`);
+//! - the k largest candidates are selected here in one pass (ties: lower c first, as the core)
+//!   and handed to the core's [`GrocoRowLoss`] with m = k, so the core's own top-k is O(k²)
+//!   instead of O(k·B); its loss and gradient are those of the full row, since a candidate
+//!   outside the top k has gradient 0;
+//! - loss = (1/V) Σ_v (1/B) Σ_b rowloss(v, b).
+//!
+//! Gradient, with g_p, g_n the core's row gradients scaled by 1/(B·V): the anchor side gets
+//! dz_v[b] = Σ_u g_p,u·z_u[b] + Σ_j g_n,j·z_v[c_j] (sparse: k + P terms per row, no second
+//! gemm); without stop-grad the other side gets dz_u[b] += g_p,u·z_v[b] and
+//! dz_v[c_j] += g_n,j·z_v[b]. Then the normalisation's backward.
+
+use groco_core::{GrocoRowLoss, SortConfig};
+use rayon::prelude::*;
+
+use super::cosine::{dot, Normalized};
+use super::device::core_error;
+use super::gram::SymGram;
+use super::groco::GrocoConfig;
+use super::views::{HostLoss, Views};
+use super::{cst, LossFloat};
+use crate::layers::Scratch;
+use crate::Error;
+
+const OP: &str = "groco_loss";
+
+/// What the rows of one anchor view produced, kept for the stop-grad-off pass.
+struct AnchorRows<F> {
+    /// Row gradients wrt the positives, B × n_pos (scaled).
+    gp: Vec<F>,
+    /// Row gradients wrt the kept negatives, B × k (scaled).
+    gn: Vec<F>,
+    /// The candidate row c of each kept negative, B × k.
+    idx: Vec<usize>,
+}
+
+/// Checks `config` against V views of B rows; returns (P, k).
+pub(crate) fn check_config(
+    config: &GrocoConfig,
+    views: usize,
+    rows: usize,
+) -> Result<(usize, usize), Error> {
+    if views < 2 {
+        return Err(Error::config(
+            OP,
+            "views",
+            views,
+            "the GroCo loss needs at least 2 views",
+        ));
+    }
+    let p = config.n_pos_augs.unwrap_or(views);
+    if !(2..=views).contains(&p) {
+        return Err(Error::config(
+            OP,
+            "n_pos_augs",
+            p,
+            "must be between 2 and the number of views",
+        ));
+    }
+    let k = config.topk_neg;
+    if k == 0 || k > rows - 1 {
+        let reason = "must be between 1 and B - 1 (the other rows of the batch are the negatives)";
+        return Err(Error::config(OP, "topk_neg", k, reason));
+    }
+    Ok((p, k))
+}
+
+/// The GroCo loss of `views` and, if `want_grad`, dL/dview.
+pub(crate) fn groco_host<F: LossFloat>(
+    views: Views<'_, F>,
+    config: &GrocoConfig,
+    want_grad: bool,
+) -> Result<HostLoss<F>, Error> {
+    let (nv, b, d) = (views.data.len(), views.rows, views.cols);
+    let (p, k) = check_config(config, nv, b)?;
+    let sort = SortConfig {
+        network: config.network,
+        relaxation: config.relaxation,
+        steepness: cst::<F>(config.steepness),
+        art_lambda: cst::<F>(config.art_lambda),
+    };
+    let row_loss = |n_pos| GrocoRowLoss::try_new(n_pos, k, k, sort).map_err(core_error(OP));
+    let (eligible, extra) = (row_loss(p - 1)?, row_loss(p)?);
+    let z: Vec<Normalized<F>> = views.data.iter().map(|x| Normalized::new(x, d)).collect();
+    let scale = F::one() / cst::<F>((b * nv) as f64);
+    let mut dz: Vec<Scratch<F>> = (0..nv)
+        .map(|_| Scratch::zeroed(if want_grad { b * d } else { 0 }))
+        .collect();
+    let mut kept = Vec::with_capacity(nv);
+    let mut total = F::zero();
+    for v in 0..nv {
+        let rl = if v < p { &eligible } else { &extra };
+        let pos_views: Vec<usize> = (0..p).filter(|&u| u != v).collect();
+        let sims = SymGram::new(&z[v].z, b, d);
+        let rows = AnchorRun {
+            z: &z,
+            v,
+            pos_views: &pos_views,
+            b,
+            d,
+            k,
+            scale,
+            rl,
+            want_grad,
+        };
+        let (sum, anchor) = rows.run(&sims, &mut dz[v])?;
+        total += sum / cst::<F>(b as f64);
+        kept.push(anchor);
+    }
+    let loss = total / cst::<F>(nv as f64);
+    if !want_grad {
+        return Ok(HostLoss { loss, grads: None });
+    }
+    if !config.stop_grad {
+        other_side(&z, &kept, (p, b, d, k), &mut dz);
+    }
+    dz.par_iter_mut()
+        .zip(&z)
+        .for_each(|(g, zv)| zv.backward_in_place(g));
+    Ok(HostLoss {
+        loss,
+        grads: Some(dz),
+    })
+}
+
+/// The rows of one anchor view.
+struct AnchorRun<'a, F: LossFloat> {
+    z: &'a [Normalized<F>],
+    v: usize,
+    pos_views: &'a [usize],
+    b: usize,
+    d: usize,
+    k: usize,
+    scale: F,
+    rl: &'a GrocoRowLoss<F>,
+    want_grad: bool,
+}
+
+impl<F: LossFloat> AnchorRun<'_, F> {
+    /// Row losses summed over the batch; writes the anchor-side dz of every row into `dz`.
+    fn run(&self, sims: &SymGram<F>, dz: &mut [F]) -> Result<(F, AnchorRows<F>), Error> {
+        let (np, b, d, k) = (self.pos_views.len(), self.b, self.d, self.k);
+        let mut out = AnchorRows {
+            gp: vec![F::zero(); b * np],
+            gn: vec![F::zero(); b * k],
+            idx: vec![0; b * k],
+        };
+        let mut losses = vec![F::zero(); b];
+        let dz_rows: Vec<&mut [F]> = if self.want_grad {
+            dz.chunks_mut(d).collect()
+        } else {
+            Vec::new()
+        };
+        let mut dz_rows: Vec<Option<&mut [F]>> = dz_rows.into_iter().map(Some).collect();
+        dz_rows.resize_with(b, || None);
+        let scratch_len = self.rl.scratch_len() + np + k + b;
+        losses
+            .par_iter_mut()
+            .zip(out.gp.par_chunks_mut(np).zip(out.gn.par_chunks_mut(k)))
+            .zip(out.idx.par_chunks_mut(k).zip(dz_rows.par_iter_mut()))
+            .enumerate()
+            .try_for_each_init(
+                || Scratch::<F>::take(scratch_len),
+                |sc, (row, ((loss, (gp, gn)), (idx, dzr)))| {
+                    let (srow, rest) = sc.split_at_mut(b);
+                    let (pos, rest) = rest.split_at_mut(np);
+                    let (neg, core_sc) = rest.split_at_mut(k);
+                    sims.row(row, srow);
+                    let za = self.z[self.v].row(row);
+                    for (pv, &u) in pos.iter_mut().zip(self.pos_views) {
+                        *pv = dot(za, self.z[u].row(row));
+                    }
+                    top_k(srow, row, neg, idx);
+                    *loss = if self.want_grad {
+                        self.rl.try_loss_and_grad(pos, neg, gp, gn, core_sc)
+                    } else {
+                        self.rl.try_loss(pos, neg, core_sc)
+                    }
+                    .map_err(core_error(OP))?;
+                    if let Some(dzr) = dzr.as_deref_mut() {
+                        gp.iter_mut()
+                            .chain(gn.iter_mut())
+                            .for_each(|g| *g *= self.scale);
+                        let terms = gp
+                            .iter()
+                            .zip(self.pos_views)
+                            .map(|(&g, &u)| (g, self.z[u].row(row)));
+                        let terms = terms.chain(
+                            gn.iter()
+                                .zip(idx.iter())
+                                .map(|(&g, &c)| (g, self.z[self.v].row(c))),
+                        );
+                        for (g, zr) in terms {
+                            axpy(dzr, g, zr);
+                        }
+                    }
+                    Ok::<(), Error>(())
+                },
+            )?;
+        let sum = losses.iter().fold(F::zero(), |a, &l| a + l);
+        Ok((sum, out))
+    }
+}
+
+/// Without stop-grad: the positive and negative sides of each similarity, per target view.
+fn other_side<F: LossFloat>(
+    z: &[Normalized<F>],
+    kept: &[AnchorRows<F>],
+    (p, b, d, k): (usize, usize, usize, usize),
+    dz: &mut [Scratch<F>],
+) {
+    dz.par_iter_mut().enumerate().for_each(|(w, dzw)| {
+        // w as a positive of every other anchor v (w eligible, w ≠ v)
+        if w < p {
+            for (v, anchor) in kept.iter().enumerate().filter(|&(v, _)| v != w) {
+                let np = if v < p { p - 1 } else { p };
+                let slot = if w < v { w } else { w - 1 };
+                for row in 0..b {
+                    axpy(
+                        &mut dzw[row * d..(row + 1) * d],
+                        anchor.gp[row * np + slot],
+                        z[v].row(row),
+                    );
+                }
+            }
+        }
+        // w's rows as negatives of w's own anchors
+        let anchor = &kept[w];
+        for row in 0..b {
+            for j in 0..k {
+                let c = anchor.idx[row * k + j];
+                axpy(
+                    &mut dzw[c * d..(c + 1) * d],
+                    anchor.gn[row * k + j],
+                    z[w].row(row),
+                );
+            }
+        }
+    });
+}
+
+/// `y += a·x`.
+#[inline]
+fn axpy<F: LossFloat>(y: &mut [F], a: F, x: &[F]) {
+    for (yv, &xv) in y.iter_mut().zip(x) {
+        *yv += a * xv;
+    }
+}
+
+/// The `vals.len()` largest entries of `row` other than `row[skip]`, descending, with their
+/// indices; equal values keep the lower index first.
+pub(crate) fn top_k<F: LossFloat>(row: &[F], skip: usize, vals: &mut [F], idx: &mut [usize]) {
+    const CHUNK: usize = 16;
+    let k = vals.len();
+    if k == 0 {
+        return;
+    }
+    let mut len = 0;
+    for (ci, chunk) in row.chunks(CHUNK).enumerate() {
+        // once k values are held, a chunk whose maximum does not beat the k-th is skipped
+        // whole (a vectorised scan: most chunks of a long row end here)
+        if len == k
+            && chunk
+                .iter()
+                .fold(F::neg_infinity(), |m, &v| if v > m { v } else { m })
+                <= vals[k - 1]
+        {
+            continue;
+        }
+        for (o, &v) in chunk.iter().enumerate() {
+            let c = ci * CHUNK + o;
+            if c == skip {
+                continue;
+            }
+            if len == k {
+                if v <= vals[k - 1] {
+                    continue;
+                }
+            } else {
+                len += 1;
+            }
+            let mut at = len - 1;
+            while at > 0 && vals[at - 1] < v {
+                vals[at] = vals[at - 1];
+                idx[at] = idx[at - 1];
+                at -= 1;
+            }
+            vals[at] = v;
+            idx[at] = c;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_matches_a_full_sort() {
+        let mut row = vec![0.3f64, 0.9, -0.2, 0.9, 0.5, 1.5, 0.1, 0.5];
+        // long enough for several chunks, with ties across chunk boundaries
+        row.extend((0..40).map(|i| ((i * 7) % 11) as f64 / 10.0));
+        for skip in 0..row.len() {
+            for k in 1..row.len() {
+                let (mut vals, mut idx) = (vec![0.0; k], vec![0; k]);
+                top_k(&row, skip, &mut vals, &mut idx);
+                let mut want: Vec<(f64, usize)> = row
+                    .iter()
+                    .copied()
+                    .enumerate()
+                    .filter(|&(c, _)| c != skip)
+                    .map(|(c, v)| (v, c))
+                    .collect();
+                want.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
+                let got: Vec<(f64, usize)> =
+                    vals.iter().copied().zip(idx.iter().copied()).collect();
+                assert_eq!(got, want[..k].to_vec(), "skip={skip} k={k}");
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The `sort` fixtures (diffsort 0.2.0 forward, PyTorch float64 autograd grad_x) run through the
+//! dfdx op [`diff_sort`] on `Cpu` in f64: sorted, perm, and the gradient of
+//! L = sum(sorted·grad_sorted) + sum(perm·grad_perm) taken by dfdx's `backward` through the
+//! op, with both outputs in the loss (their tapes merge). Files under `fixtures/sort/` and, when
+//! `GROCO_FIXTURES` is set, `$GROCO_FIXTURES/sort/`; every file must be a parsable sort case.
+//! Tolerance as the core's f64 fixture test: |got − want| <= 1e-9·|want| + 1e-11·(row scale),
+//! and for grad_x with steepness s > 10 the absolute part is scaled by s/10.
+
+mod fixtures_util;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use dfdx::prelude::*;
+use fixtures_util::{compare, dims, flat, number, read, sources, string};
+use groco_core::SortConfig;
+use groco_dfdx::loss::diff_sort;
+use serde_json::Value;
+
+struct Case {
+    config: SortConfig<f64>,
+    rows: usize,
+    n: usize,
+    arrays: BTreeMap<&'static str, Vec<f64>>,
+}
+
+fn parse(v: &Value, file: &Path) -> Result<Case, String> {
+    let dtype = string(v, "dtype", file)?;
+    if dtype != "float64" {
+        return Err(format!(
+            "{}: dtype `{dtype}`, expected float64",
+            file.display()
+        ));
+    }
+    let parse_err = |e: groco_core::Error| format!("{}: {e}", file.display());
+    let config = SortConfig {
+        network: string(v, "network", file)?.parse().map_err(parse_err)?,
+        relaxation: string(v, "distribution", file)?
+            .parse()
+            .map_err(parse_err)?,
+        steepness: number(v, "steepness", file)?,
+        art_lambda: number(v, "art_lambda", file)?,
+    };
+    let d = dims(v, "x", 2, file)?;
+    let (rows, n) = (d[0], d[1]);
+    let mut arrays = BTreeMap::new();
+    for (name, shape) in [
+        ("x", vec![rows, n]),
+        ("sorted", vec![rows, n]),
+        ("perm", vec![rows, n, n]),
+        ("grad_sorted", vec![rows, n]),
+        ("grad_perm", vec![rows, n, n]),
+        ("grad_x", vec![rows, n]),
+    ] {
+        arrays.insert(name, flat(v, name, &shape, file)?);
+    }
+    Ok(Case {
+        config,
+        rows,
+        n,
+        arrays,
+    })
+}
+
+fn check(c: &Case) -> Result<(), String> {
+    let dev = Cpu::default();
+    let (rows, n) = (c.rows, c.n);
+    let a = |name: &str| c.arrays[name].clone();
+    let x: Tensor<(usize, usize), f64, Cpu> = dev.tensor_from_vec(a("x"), (rows, n));
+    let gs: Tensor<(usize, usize), f64, Cpu> = dev.tensor_from_vec(a("grad_sorted"), (rows, n));
+    let gp: Tensor<(usize, usize, usize), f64, Cpu> =
+        dev.tensor_from_vec(a("grad_perm"), (rows, n, n));
+    let (sorted, perm) = diff_sort(x.leaky_trace(), c.config).map_err(|e| e.to_string())?;
+    compare(
+        "sorted",
+        &sorted.as_vec(),
+        &c.arrays["sorted"],
+        n,
+        1e-9,
+        1e-11,
+    )?;
+    compare(
+        "perm",
+        &perm.as_vec(),
+        &c.arrays["perm"],
+        n * n,
+        1e-9,
+        1e-11,
+    )?;
+    let loss = (sorted * gs).sum::<Rank0, _>() + (perm * gp).sum::<Rank0, _>();
+    let grads = loss.backward();
+    let gx_abs = 1e-11 * (c.config.steepness / 10.0).max(1.0);
+    compare(
+        "grad_x",
+        &grads.get(&x).as_vec(),
+        &c.arrays["grad_x"],
+        n,
+        1e-9,
+        gx_abs,
+    )
+}
+
+#[test]
+fn sort_fixtures_through_the_dfdx_op() {
+    let mut failures = Vec::new();
+    // (network, distribution) -> [checked, agreed]
+    let mut counts: BTreeMap<(String, String), [usize; 2]> = BTreeMap::new();
+    for file in sources("sort") {
+        let case = match read(&file).and_then(|(v, k)| match k.as_str() {
+            "sort" => parse(&v, &file),
+            _ => Err(format!(
+                "{}: unknown kind `{k}` in the sort folder",
+                file.display()
+            )),
+        }) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let entry = counts
+            .entry((
+                case.config.network.to_string(),
+                case.config.relaxation.to_string(),
+            ))
+            .or_default();
+        entry[0] += 1;
+        match check(&case) {
+            Ok(()) => entry[1] += 1,
+            Err(e) => failures.push(format!("{}: {e}", file.display())),
+        }
+    }
+    println!("{:<16} {:<14} {:>10}", "network", "distribution", "agreed");
+    for ((net, dist), c) in &counts {
+        println!("{net:<16} {dist:<14} {:>6}/{:<4}", c[1], c[0]);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

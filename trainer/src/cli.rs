@@ -1,0 +1,265 @@
+//! The command line: `trainer [train|eval|compare|bench]`, parsed with clap. With no
+//! subcommand the binary runs `train` with the embedded default preset.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigOverrides, DeviceKind, EncoderKind, LossKind, OptimizerKind};
+
+/// GroCo self-supervised training and evaluation.
+#[derive(Debug, Parser)]
+#[command(name = "trainer", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `train` with the defaults when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Self-supervised pre-training, then k-NN evaluation.
+    Train(TrainArgs),
+    /// Evaluate an encoder.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Train GroCo and NT-Xent under the same budget and compare them with a random encoder.
+    Compare(CompareArgs),
+    /// Time full training steps (forward, loss, backward, optimiser).
+    Bench(BenchArgs),
+}
+
+/// Flags shared by everything that trains.
+#[derive(Debug, Default, Args)]
+pub struct TrainFlags {
+    /// A TOML config file; flags given here win over it.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
+    /// A named preset (mnist5k, cifar10-resnet18, cifar100-resnet18, stl10-resnet18,
+    /// imagenet100-resnet18).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Dataset: mnist5k, idx:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR, folder:DIR.
+    #[arg(long, value_name = "SPEC")]
+    pub dataset: Option<String>,
+    /// Encoder backbone.
+    #[arg(long, value_enum)]
+    pub encoder: Option<EncoderKind>,
+    /// Training epochs.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    /// Images per step.
+    #[arg(long, value_name = "B")]
+    pub batch_size: Option<usize>,
+    /// Augmented global views per image.
+    #[arg(long, value_name = "V")]
+    pub views: Option<usize>,
+    /// Extra small crops per image (multi-crop).
+    #[arg(long, value_name = "N")]
+    pub small_crops: Option<usize>,
+    /// Side of the small crops in pixels.
+    #[arg(long, value_name = "S")]
+    pub small_crop_size: Option<usize>,
+    /// GroCo: hardest negatives per row.
+    #[arg(long, value_name = "K")]
+    pub topk_neg: Option<usize>,
+    /// GroCo: steepness of the relaxed sort.
+    #[arg(long, value_name = "S")]
+    pub steepness: Option<f64>,
+    /// GroCo: sorting network (odd_even, bitonic, odd_even_merge).
+    #[arg(long)]
+    pub network: Option<String>,
+    /// GroCo: relaxation (cauchy, logistic, logistic_phi, gaussian, reciprocal, optimal).
+    #[arg(long)]
+    pub relaxation: Option<String>,
+    /// NT-Xent temperature.
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Base learning rate (scaled by batch/256).
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    /// Weight decay.
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Optimiser.
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Seed for data order, augmentation and initialisation.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Device.
+    #[arg(long, value_enum)]
+    pub device: Option<DeviceKind>,
+    /// Run the online k-NN evaluation every N epochs (0: only at the end).
+    #[arg(long, value_name = "N")]
+    pub eval_every: Option<usize>,
+    /// Augmentation worker threads.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Use only the first N training images (quick runs).
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test images.
+    #[arg(long, value_name = "N")]
+    pub test_limit: Option<usize>,
+    /// Train a linear probe on frozen features at the end.
+    #[arg(long)]
+    pub linear_probe: bool,
+    /// Epochs of the linear probe.
+    #[arg(long, value_name = "N")]
+    pub linear_epochs: Option<usize>,
+}
+
+impl TrainFlags {
+    /// The overrides these flags make (only the flags that were given).
+    pub fn overrides(&self, loss: Option<LossKind>) -> ConfigOverrides {
+        ConfigOverrides {
+            dataset: self.dataset.clone(),
+            loss,
+            encoder: self.encoder,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            views: self.views,
+            small_crops: self.small_crops,
+            small_crop_size: self.small_crop_size,
+            topk_neg: self.topk_neg,
+            steepness: self.steepness,
+            network: self.network.clone(),
+            relaxation: self.relaxation.clone(),
+            temperature: self.temperature,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            optimizer: self.optimizer,
+            seed: self.seed,
+            device: self.device,
+            eval_every: self.eval_every,
+            workers: self.workers,
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
+            linear_probe: self.linear_probe.then_some(true),
+            linear_epochs: self.linear_epochs,
+            ..ConfigOverrides::default()
+        }
+    }
+}
+
+/// `trainer train`.
+#[derive(Debug, Default, Args)]
+pub struct TrainArgs {
+    /// The loss to train with.
+    #[arg(long, value_enum)]
+    pub loss: Option<LossKind>,
+    /// The run directory (default: runs/TIMESTAMP-LOSS-DATASET/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Continue from a run directory or a checkpoint directory.
+    #[arg(long, value_name = "DIR|FILE")]
+    pub resume: Option<PathBuf>,
+    /// Stop after this many epochs of this invocation (the schedule still spans --epochs).
+    #[arg(long, value_name = "N", hide = true)]
+    pub stop_after_epochs: Option<usize>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub flags: TrainFlags,
+}
+
+/// `trainer eval ...`.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Weighted k-NN top-1 on L2-normalised encoder features (test split against train split).
+    Knn(KnnArgs),
+    /// Linear probe on frozen encoder features.
+    Linear(LinearArgs),
+}
+
+/// Which encoder to evaluate.
+#[derive(Debug, Args)]
+pub struct EncoderSource {
+    /// A checkpoint directory (or a run directory holding `checkpoint/`).
+    #[arg(long, value_name = "PATH", required_unless_present = "random_init")]
+    pub checkpoint: Option<PathBuf>,
+    /// Evaluate an untrained, randomly initialised encoder instead (the baseline).
+    #[arg(long, conflicts_with = "checkpoint")]
+    pub random_init: bool,
+    /// Encoder for --random-init.
+    #[arg(long, value_enum, default_value = "small-cnn")]
+    pub encoder: EncoderKind,
+    /// Dataset spec.
+    #[arg(long, value_name = "SPEC", default_value = "mnist5k")]
+    pub dataset: String,
+    /// Seed for the random initialisation.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Device.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: DeviceKind,
+}
+
+/// `trainer eval knn`.
+#[derive(Debug, Args)]
+pub struct KnnArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: EncoderSource,
+    /// Neighbours that vote.
+    #[arg(long, default_value_t = 20)]
+    pub k: usize,
+    /// Vote temperature.
+    #[arg(long, default_value_t = 0.07)]
+    pub temperature: f64,
+}
+
+/// `trainer eval linear`.
+#[derive(Debug, Args)]
+pub struct LinearArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub source: EncoderSource,
+    /// Training epochs of the linear classifier.
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+}
+
+/// `trainer compare`.
+#[derive(Debug, Default, Args)]
+pub struct CompareArgs {
+    /// Repeat over N seeds (seed, seed+1, ...) and report mean ± std.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: usize,
+    /// The comparison directory (default: runs/TIMESTAMP-compare-DATASET/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub flags: TrainFlags,
+}
+
+/// `trainer bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Encoder.
+    #[arg(long, value_enum, default_value = "small-cnn")]
+    pub encoder: EncoderKind,
+    /// Images per step.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Timed steps (after warm-up).
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Warm-up steps.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Loss.
+    #[arg(long, value_enum, default_value = "groco")]
+    pub loss: LossKind,
+    /// Include the data pipeline (augmentation on worker threads) instead of fixed input.
+    #[arg(long)]
+    pub with_data: bool,
+    /// Dataset for --with-data.
+    #[arg(long, default_value = "mnist5k")]
+    pub dataset: String,
+}

@@ -1,0 +1,125 @@
+//! `trainer compare`: GroCo and NT-Xent trained under the same budget, and the random-init
+//! encoder, on the same data, encoder and seeds; a table, `compare.json` and a plot.
+
+use serde_json::json;
+
+use crate::cli::{CompareArgs, EncoderSource, KnnArgs};
+use crate::config::{try_resolve, LossKind, TrainConfig};
+use crate::error::Result;
+use crate::runlog::{try_create_run_dir, try_write_atomic};
+use crate::train::{try_train, RunOptions, Summary};
+
+/// Mean and (sample) standard deviation.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    if values.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = values.iter().sum::<f64>() / n;
+    let var = if values.len() > 1 {
+        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// Runs the comparison.
+pub fn try_compare(args: &CompareArgs) -> Result<()> {
+    let base = try_resolve(
+        args.flags.preset.as_deref(),
+        args.flags.config.as_ref(),
+        &args.flags.overrides(None),
+    )?;
+    let dir = try_create_run_dir(args.out.as_deref(), "compare", &base.dataset)?;
+    let mut rows: Vec<(String, Vec<Summary>)> = Vec::new();
+    for loss in [LossKind::Groco, LossKind::NtXent] {
+        let mut runs = Vec::new();
+        for s in 0..args.seeds.max(1) {
+            let config = TrainConfig {
+                loss,
+                seed: base.seed + s as u64,
+                ..base.clone()
+            };
+            let out = dir.join(format!("{}-seed{}", loss.name(), config.seed));
+            println!("== {} seed {} ==", loss.name(), config.seed);
+            let opts = RunOptions {
+                out: Some(out),
+                verbose: true,
+                ..RunOptions::default()
+            };
+            runs.push(try_train(&config, &opts)?.summary);
+        }
+        rows.push((loss.name().to_string(), runs));
+    }
+    let mut random = Vec::new();
+    for s in 0..args.seeds.max(1) {
+        let source = EncoderSource {
+            checkpoint: None,
+            random_init: true,
+            encoder: base.encoder,
+            dataset: base.dataset.clone(),
+            seed: base.seed + s as u64,
+            device: base.device,
+        };
+        random.push(crate::evalcmd::try_knn_scores(&KnnArgs {
+            source,
+            k: base.knn_k,
+            temperature: base.knn_temperature,
+        })?);
+    }
+    print_and_write(&dir, &base, &rows, &random)
+}
+
+fn print_and_write(
+    dir: &std::path::Path,
+    base: &TrainConfig,
+    rows: &[(String, Vec<Summary>)],
+    random: &[(f64, f64)],
+) -> Result<()> {
+    let fmt = |v: &[f64]| {
+        let (m, s) = mean_std(v);
+        if v.len() > 1 {
+            format!("{m:.2} ± {s:.2}")
+        } else {
+            format!("{m:.2}")
+        }
+    };
+    println!(
+        "\n| method | k-NN top-1 k=1 (%) | k-NN top-1 k={} (%) | linear top-1 (%) | wall (s) | images/s |",
+        base.knn_k
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut json_rows = Vec::new();
+    for (name, runs) in rows {
+        let pick = |f: fn(&Summary) -> f64| runs.iter().map(f).collect::<Vec<_>>();
+        let linear = pick(|s| s.linear_top1.unwrap_or(f64::NAN));
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            fmt(&pick(|s| s.knn1_top1)),
+            fmt(&pick(|s| s.knn_top1)),
+            if linear.iter().all(|v| v.is_nan()) {
+                "-".into()
+            } else {
+                fmt(&linear)
+            },
+            fmt(&pick(|s| s.seconds)),
+            fmt(&pick(|s| s.images_per_second)),
+        );
+        json_rows.push(json!({"method": name, "runs": runs}));
+    }
+    let r1: Vec<f64> = random.iter().map(|r| r.0).collect();
+    let rk: Vec<f64> = random.iter().map(|r| r.1).collect();
+    println!("| random-init | {} | {} | - | - | - |", fmt(&r1), fmt(&rk));
+    json_rows.push(json!({"method": "random-init", "knn1_top1": r1, "knn_top1": rk}));
+    let doc = json!({"config": base, "seeds": random.len(), "methods": json_rows});
+    try_write_atomic(
+        &dir.join("compare.json"),
+        serde_json::to_string_pretty(&doc)
+            .unwrap_or_default()
+            .as_bytes(),
+    )?;
+    crate::plots::try_compare_plot(dir, rows, &rk)?;
+    println!("comparison directory: {}", dir.display());
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `small-cnn`, the default encoder for small greyscale images: four 3×3 convolutions
+//! (C→32 stride 1, 32→64 stride 2, 64→128 stride 2, 128→128 stride 2), each followed by fused
+//! BatchNorm+ReLU, then the 4×4×128 map is flattened to 2048 features.
+//!
+//! The last map is flattened rather than globally averaged: global average pooling over small
+//! receptive fields throws away where in the digit each stroke is. A 28×28 or 32×32 input ends at
+//! 4×4; a larger input whose last map is a multiple of 4 is average-pooled down to 4×4 first.
+
+use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};
+use dfdx::prelude::*;
+use groco_dfdx::layers::{
+    try_flatten, try_pool2d, Activation, BatchNormRelu2d, Conv2d, Dims, LayerDevice, PoolKind,
+    Window,
+};
+use groco_dfdx::Error;
+
+use super::Encoder;
+
+/// The small CNN for `C` input channels.
+#[derive(Clone, Debug)]
+pub struct SmallCnn<const C: usize, D: LayerDevice<f32>> {
+    c1: Conv2d<C, 32, 3, 1, 1, 1, f32, D>,
+    b1: BatchNormRelu2d<32, f32, D>,
+    c2: Conv2d<32, 64, 3, 2, 1, 1, f32, D>,
+    b2: BatchNormRelu2d<64, f32, D>,
+    c3: Conv2d<64, 128, 3, 2, 1, 1, f32, D>,
+    b3: BatchNormRelu2d<128, f32, D>,
+    c4: Conv2d<128, 128, 3, 2, 1, 1, f32, D>,
+    b4: BatchNormRelu2d<128, f32, D>,
+}
+
+/// Average-pools a map larger than 4×4 down to 4×4 (its side must be a multiple of 4).
+fn pool_to_4x4<D: LayerDevice<f32>, T: Tape<f32, D>>(
+    x: Activation<f32, D, T>,
+) -> Result<Activation<f32, D, T>, Error> {
+    let d = Dims::of(&x);
+    if d.h == 4 && d.w == 4 {
+        return Ok(x);
+    }
+    if d.h != d.w || !d.h.is_multiple_of(4) {
+        return Err(Error::shape(
+            "small-cnn",
+            "a final feature map of 4x4 or a square multiple of 4",
+            format!("{}x{}", d.h, d.w),
+        ));
+    }
+    let k = d.h / 4;
+    try_pool2d(
+        x,
+        Window {
+            kernel: k,
+            stride: k,
+            padding: 0,
+        },
+        PoolKind::Avg,
+    )
+}
+
+impl<const C: usize, D: LayerDevice<f32>> Encoder<D> for SmallCnn<C, D> {
+    const FEATURES: usize = 128 * 16;
+    const CHANNELS: usize = C;
+
+    fn try_build(dev: &D) -> Result<Self, Error> {
+        let e = Error::device;
+        Ok(SmallCnn {
+            c1: Conv2d::try_build(dev).map_err(e)?,
+            b1: BatchNormRelu2d::try_build(dev).map_err(e)?,
+            c2: Conv2d::try_build(dev).map_err(e)?,
+            b2: BatchNormRelu2d::try_build(dev).map_err(e)?,
+            c3: Conv2d::try_build(dev).map_err(e)?,
+            b3: BatchNormRelu2d::try_build(dev).map_err(e)?,
+            c4: Conv2d::try_build(dev).map_err(e)?,
+            b4: BatchNormRelu2d::try_build(dev).map_err(e)?,
+        })
+    }
+
+    fn try_forward_train<T: Tape<f32, D>>(
+        &mut self,
+        x: Activation<f32, D, T>,
+    ) -> Result<Tensor<(usize, usize), f32, D, T>, Error> {
+        // Fused convolution + BatchNorm + ReLU; the images need no gradient.
+        let x = self.c1.try_forward_bn_train(&mut self.b1, x, false)?;
+        let x = self.c2.try_forward_bn_train(&mut self.b2, x, true)?;
+        let x = self.c3.try_forward_bn_train(&mut self.b3, x, true)?;
+        let x = self.c4.try_forward_bn_train(&mut self.b4, x, true)?;
+        try_flatten(pool_to_4x4(x)?)
+    }
+
+    fn try_forward_eval(
+        &self,
+        x: Activation<f32, D>,
+    ) -> Result<Tensor<(usize, usize), f32, D>, Error> {
+        let x = self.b1.try_forward_eval(self.c1.try_forward(x)?)?;
+        let x = self.b2.try_forward_eval(self.c2.try_forward(x)?)?;
+        let x = self.b3.try_forward_eval(self.c3.try_forward(x)?)?;
+        let x = self.b4.try_forward_eval(self.c4.try_forward(x)?)?;
+        try_flatten(pool_to_4x4(x)?)
+    }
+}
+
+impl<const C: usize, D: LayerDevice<f32>> TensorCollection<f32, D> for SmallCnn<C, D> {
+    type To<E2: Dtype, D2: Device<E2>> = ();
+
+    fn iter_tensors<V: ModuleVisitor<Self, f32, D>>(
+        visitor: &mut V,
+    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        visitor.visit_fields(
+            (
+                (
+                    Self::module("c1", |s| &s.c1, |s| &mut s.c1),
+                    Self::module("b1", |s| &s.b1, |s| &mut s.b1),
+                    Self::module("c2", |s| &s.c2, |s| &mut s.c2),
+                    Self::module("b2", |s| &s.b2, |s| &mut s.b2),
+                ),
+                (
+                    Self::module("c3", |s| &s.c3, |s| &mut s.c3),
+                    Self::module("b3", |s| &s.b3, |s| &mut s.b3),
+                    Self::module("c4", |s| &s.c4, |s| &mut s.c4),
+                    Self::module("b4", |s| &s.b4, |s| &mut s.b4),
+                ),
+            ),
+            |_| (),
+        )
+    }
+}

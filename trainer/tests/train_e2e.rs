@@ -1,0 +1,120 @@
+//! End-to-end: a tiny training run on a subset of the embedded data writes every output, and a
+//! run stopped after one epoch and resumed ends with the same weights as one never stopped.
+
+use std::path::Path;
+
+use trainer::checkpoint::Checkpoint;
+use trainer::config::{LossKind, TrainConfig};
+use trainer::runlog::MetricsLog;
+use trainer::train::{try_train, RunOptions};
+
+fn tiny(loss: LossKind) -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch_size: 32,
+        topk_neg: 5,
+        train_limit: 128,
+        test_limit: 64,
+        eval_every: 1,
+        log_every: 1,
+        warmup_epochs: 0.5,
+        loss,
+        ..TrainConfig::default()
+    }
+}
+
+fn opts(out: &Path) -> RunOptions {
+    RunOptions {
+        out: Some(out.to_path_buf()),
+        ..RunOptions::default()
+    }
+}
+
+#[test]
+fn tiny_run_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let outcome = try_train(&tiny(LossKind::Groco), &opts(&out)).unwrap();
+    for f in [
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "checkpoint/state.safetensors",
+        "checkpoint/meta.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let s = &outcome.summary;
+    assert_eq!(s.epochs, 2);
+    assert!(s.final_loss.is_finite() && s.knn_top1 > 10.0, "{s:?}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "knn_top1",
+        "epochs",
+        "final_loss",
+        "seconds",
+        "images_per_second",
+        "dataset",
+        "loss",
+    ] {
+        assert!(summary.get(key).is_some(), "summary.json lacks {key}");
+    }
+    let records = MetricsLog::try_read_all(&out).unwrap();
+    assert_eq!(
+        records.iter().filter(|r| r.get("step").is_some()).count(),
+        8
+    );
+    assert_eq!(records.iter().filter(|r| r["event"] == "knn").count(), 2);
+    let config: TrainConfig =
+        toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap();
+    assert_eq!(config, tiny(LossKind::Groco));
+}
+
+#[test]
+fn resumed_run_matches_uninterrupted_run() {
+    for loss in [LossKind::Groco, LossKind::NtXent] {
+        let dir = tempfile::tempdir().unwrap();
+        let (full, split) = (dir.path().join("full"), dir.path().join("split"));
+        try_train(&tiny(loss), &opts(&full)).unwrap();
+        let first = RunOptions {
+            stop_after_epochs: Some(1),
+            ..opts(&split)
+        };
+        let stopped = try_train(&tiny(loss), &first).unwrap();
+        assert_eq!(stopped.summary.epochs, 1);
+        let resume = RunOptions {
+            resume: Some(split.clone()),
+            ..RunOptions::default()
+        };
+        let resumed = try_train(&tiny(loss), &resume).unwrap();
+        assert_eq!(resumed.run_dir, split);
+        let a = Checkpoint::try_load(&full).unwrap();
+        let b = Checkpoint::try_load(&split).unwrap();
+        assert_eq!(a.meta["epochs_done"], 2);
+        assert_eq!(b.meta["epochs_done"], 2);
+        assert_eq!(a.model.tensors.len(), b.model.tensors.len());
+        for ((na, _, va), (nb, _, vb)) in a.model.tensors.iter().zip(&b.model.tensors) {
+            assert_eq!(na, nb);
+            assert_eq!(va, vb, "{loss:?}: tensor {na} differs after resume");
+        }
+        assert_eq!(a.momenta, b.momenta);
+    }
+}
+
+#[test]
+fn nan_guard_and_bad_config_fail_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = TrainConfig {
+        topk_neg: 32,
+        ..tiny(LossKind::Groco)
+    };
+    let err = try_train(&bad, &opts(&dir.path().join("x")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("topk_neg"), "{err}");
+    assert!(
+        !dir.path().join("x").exists(),
+        "a run directory was created for a bad config"
+    );
+}
