@@ -149,7 +149,7 @@ impl Default for TrainConfig {
             dataset: "mnist5k".into(),
             loss: LossKind::Groco,
             encoder: EncoderKind::SmallCnn,
-            epochs: 60,
+            epochs: 40,
             batch_size: 256,
             views: 2,
             small_crops: 0,

@@ -428,11 +428,7 @@ fn run<N: Net<D>, D: TrainDevice>(
     try_write_atomic(&run_dir.join("summary.json"), text.as_bytes())?;
     crate::plots::try_run_plots(&run_dir)?;
     let (features, dim) = crate::eval::try_features(&net, &dev, &data.test, data.size)?;
-    let title = format!(
-        "{} features of {} test images (PCA)",
-        config.encoder.name(),
-        data.test.len()
-    );
+    let title = format!("{} test features", config.encoder.name());
     crate::plots::try_pca_plot(&run_dir, &features, data.test.labels(), dim, &title)?;
     Ok(Outcome { run_dir, summary })
 }
