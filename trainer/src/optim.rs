@@ -234,6 +234,29 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Update<'_, D> {
 mod tests {
     use super::*;
 
+    /// A non-finite gradient leaves the weights and the momenta untouched.
+    #[test]
+    fn checked_step_refuses_non_finite_gradients() {
+        let dev: Cpu = Default::default();
+        let mut model = dev.build_module::<Linear<2, 1>, f32>();
+        let before = model.weight.as_vec();
+        let cfg = OptimizerConfig {
+            rule: Rule::Sgd,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            lars_eta: 0.001,
+        };
+        let mut opt = Optimizer::new(cfg);
+        let x = dev.tensor([[f32::NAN, 1.0]]);
+        let grads = model
+            .forward(x.traced(model.alloc_grads()))
+            .sum()
+            .backward();
+        assert_eq!(opt.try_step_checked(&mut model, &grads, 0.1).unwrap(), None);
+        assert_eq!(model.weight.as_vec(), before);
+        assert!(opt.momenta_host().is_empty());
+    }
+
     /// Three SGD steps on a Linear layer agree with PyTorch's rule written out by hand.
     #[test]
     fn sgd_matches_the_pytorch_rule() {
