@@ -12,7 +12,7 @@ use crate::eval::try_knn;
 use crate::linear::{try_linear_probe, LinearProbeConfig};
 use crate::losses::TrainDevice;
 use crate::model::Net;
-use crate::train::{try_prepare_data, PreparedData};
+use crate::train::{try_prepare_data, try_saved_config, PreparedData};
 
 /// An encoder to evaluate, with the data prepared for it.
 struct Loaded {
@@ -22,26 +22,20 @@ struct Loaded {
 }
 
 fn try_load(source: &EncoderSource) -> Result<Loaded> {
-    let (mut config, weights) =
-        match &source.checkpoint {
-            Some(path) => {
-                let ckpt = Checkpoint::try_load(path)?;
-                let config: TrainConfig = serde_json::from_value(ckpt.meta["config"].clone())
-                    .map_err(|e| Error::Checkpoint {
-                        path: path.clone(),
-                        message: format!("config in checkpoint: {e}"),
-                    })?;
-                (config, Some((path.clone(), ckpt)))
-            }
-            None => (
-                TrainConfig {
-                    encoder: source.encoder,
-                    seed: source.seed,
-                    ..TrainConfig::default()
-                },
-                None,
-            ),
-        };
+    let (mut config, weights) = match &source.checkpoint {
+        Some(path) => {
+            let ckpt = Checkpoint::try_load(path)?;
+            (try_saved_config(path, &ckpt)?, Some((path.clone(), ckpt)))
+        }
+        None => (
+            TrainConfig {
+                encoder: source.encoder,
+                seed: source.seed,
+                ..TrainConfig::default()
+            },
+            None,
+        ),
+    };
     config.dataset = source.dataset.clone();
     config.device = source.device;
     config.train_limit = 0;
@@ -88,8 +82,11 @@ impl NetTask for KnnTask {
     }
 }
 
-/// k-NN top-1 in percent for k = 1 and k = `args.k`.
-pub fn try_knn_scores(args: &KnnArgs) -> Result<(f64, f64)> {
+/// The k-NN scores (k = 1 and k = `args.k`) of the encoder `args` names.
+fn try_knn_all(args: &KnnArgs) -> Result<Vec<crate::knn::KnnScore>> {
+    if args.k == 0 {
+        return Err(Error::config("k", 0, "must be at least 1"));
+    }
     let loaded = try_load(&args.source)?;
     let c = &loaded.config;
     let (device, seed, encoder, channels) = (c.device, c.seed, c.encoder, loaded.data.channels);
@@ -98,7 +95,12 @@ pub fn try_knn_scores(args: &KnnArgs) -> Result<(f64, f64)> {
         k: args.k,
         temperature: args.temperature,
     };
-    let scores = try_dispatch(device, seed, encoder, channels, task)?;
+    try_dispatch(device, seed, encoder, channels, task)
+}
+
+/// k-NN top-1 in percent for k = 1 and k = `args.k`.
+pub fn try_knn_scores(args: &KnnArgs) -> Result<(f64, f64)> {
+    let scores = try_knn_all(args)?;
     Ok((
         scores[0].top1 * 100.0,
         scores[scores.len() - 1].top1 * 100.0,
@@ -107,25 +109,8 @@ pub fn try_knn_scores(args: &KnnArgs) -> Result<(f64, f64)> {
 
 /// Runs `trainer eval knn` and prints the accuracies.
 pub fn try_knn_command(args: &KnnArgs) -> Result<()> {
-    if args.k == 0 {
-        return Err(Error::config("k", 0, "must be at least 1"));
-    }
-    let loaded = try_load(&args.source)?;
-    let c = &loaded.config;
-    let (device, seed, encoder, channels) = (c.device, c.seed, c.encoder, loaded.data.channels);
     let what = describe(&args.source);
-    let scores = try_dispatch(
-        device,
-        seed,
-        encoder,
-        channels,
-        KnnTask {
-            loaded,
-            k: args.k,
-            temperature: args.temperature,
-        },
-    )?;
-    for s in &scores {
+    for s in &try_knn_all(args)? {
         println!(
             "{what}: k-NN (k = {}, T = {}) top-1 {:.2}%, top-5 {:.2}% on {} test images",
             s.k,

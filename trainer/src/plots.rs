@@ -371,9 +371,7 @@ impl Figure for Bars {
 
 /// Mean and sample standard deviation (0 for one value); `None` for no values.
 fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
-    let (n, mean) = (v.len() as f64, v.iter().sum::<f64>() / v.len() as f64);
-    let ss = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
-    (!v.is_empty()).then(|| (mean, (ss / (n - 1.0).max(1.0)).sqrt()))
+    (!v.is_empty()).then(|| crate::compare::mean_std(v))
 }
 
 /// The `trainer compare` plot: per method, bars of k-NN top-1 (k = 20), 1-NN top-1 and, when

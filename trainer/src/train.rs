@@ -134,22 +134,24 @@ pub struct RunOptions {
     pub verbose: bool,
 }
 
+/// The training configuration stored in the metadata of `ckpt` (loaded from `path`).
+pub fn try_saved_config(path: &Path, ckpt: &Checkpoint) -> Result<TrainConfig> {
+    serde_json::from_value(ckpt.meta["config"].clone()).map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("config in checkpoint: {e}"),
+    })
+}
+
 /// Trains as `config` says. With `opts.resume`, the configuration saved in the checkpoint is
 /// used instead (a resumed run continues the same schedule).
 pub fn try_train(config: &TrainConfig, opts: &RunOptions) -> Result<Outcome> {
-    let (config, resume) =
-        match &opts.resume {
-            Some(path) => {
-                let ckpt = Checkpoint::try_load(path)?;
-                let saved: TrainConfig = serde_json::from_value(ckpt.meta["config"].clone())
-                    .map_err(|e| Error::Checkpoint {
-                        path: path.clone(),
-                        message: format!("config in checkpoint: {e}"),
-                    })?;
-                (saved, Some((path.clone(), ckpt)))
-            }
-            None => (config.clone(), None),
-        };
+    let (config, resume) = match &opts.resume {
+        Some(path) => {
+            let ckpt = Checkpoint::try_load(path)?;
+            (try_saved_config(path, &ckpt)?, Some((path.clone(), ckpt)))
+        }
+        None => (config.clone(), None),
+    };
     config.try_validate()?;
     let data = try_prepare_data(&config)?;
     let (device, seed, encoder, channels) =

@@ -8,7 +8,8 @@
 use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};
 use dfdx::prelude::*;
 use groco_dfdx::layers::{
-    try_global_avg_pool, Activation, BatchNorm2d, BatchNormRelu2d, Conv2d, LayerDevice,
+    try_global_avg_pool, Activation, BatchNorm2d, BatchNormAct2d, BatchNormRelu2d, Conv2d,
+    LayerDevice,
 };
 use groco_dfdx::Error;
 
@@ -36,6 +37,19 @@ pub struct DownBlock<const I: usize, const O: usize, D: LayerDevice<f32>> {
     bs: BatchNorm2d<O, f32, D>,
 }
 
+/// Batch norm in train mode (batch statistics) or eval mode (running statistics).
+fn norm<const C: usize, const RELU: bool, D: LayerDevice<f32>, T: Tape<f32, D>>(
+    bn: &mut BatchNormAct2d<C, RELU, f32, D>,
+    x: Act<D, T>,
+    train: bool,
+) -> Result<Act<D, T>, Error> {
+    if train {
+        bn.try_forward_train(x)
+    } else {
+        bn.try_forward_eval(x)
+    }
+}
+
 macro_rules! build_fields {
     ($dev:expr, $ty:ident { $($f:ident),* }) => {
         Ok($ty { $($f: BuildModule::try_build($dev).map_err(Error::device)?,)* })
@@ -49,17 +63,9 @@ impl<const C: usize, D: LayerDevice<f32>> Block<C, D> {
 
     fn forward<T: Tape<f32, D>>(&mut self, x: Act<D, T>, train: bool) -> Result<Act<D, T>, Error> {
         let y = self.c1.try_forward(x.with_empty_tape())?;
-        let y = if train {
-            self.b1.try_forward_train(y)?
-        } else {
-            self.b1.try_forward_eval(y)?
-        };
+        let y = norm(&mut self.b1, y, train)?;
         let y = self.c2.try_forward(y)?;
-        let y = if train {
-            self.b2.try_forward_train(y)?
-        } else {
-            self.b2.try_forward_eval(y)?
-        };
+        let y = norm(&mut self.b2, y, train)?;
         y.try_add(x)
             .and_then(|s| s.try_relu())
             .map_err(Error::device)
@@ -83,23 +89,11 @@ impl<const I: usize, const O: usize, D: LayerDevice<f32>> DownBlock<I, O, D> {
 
     fn forward<T: Tape<f32, D>>(&mut self, x: Act<D, T>, train: bool) -> Result<Act<D, T>, Error> {
         let s = self.cs.try_forward(x.with_empty_tape())?;
-        let s = if train {
-            self.bs.try_forward_train(s)?
-        } else {
-            self.bs.try_forward_eval(s)?
-        };
+        let s = norm(&mut self.bs, s, train)?;
         let y = self.c1.try_forward(x)?;
-        let y = if train {
-            self.b1.try_forward_train(y)?
-        } else {
-            self.b1.try_forward_eval(y)?
-        };
+        let y = norm(&mut self.b1, y, train)?;
         let y = self.c2.try_forward(y)?;
-        let y = if train {
-            self.b2.try_forward_train(y)?
-        } else {
-            self.b2.try_forward_eval(y)?
-        };
+        let y = norm(&mut self.b2, y, train)?;
         y.try_add(s)
             .and_then(|s| s.try_relu())
             .map_err(Error::device)
@@ -162,11 +156,7 @@ impl<const C: usize, D: LayerDevice<f32>> ResNet18<C, D> {
         train: bool,
     ) -> Result<Tensor<(usize, usize), f32, D, T>, Error> {
         let x = self.stem.try_forward(x)?;
-        let x = if train {
-            self.stem_bn.try_forward_train(x)?
-        } else {
-            self.stem_bn.try_forward_eval(x)?
-        };
+        let x = norm(&mut self.stem_bn, x, train)?;
         let x = self.l1a.forward(x, train)?;
         let x = self.l1b.forward(x, train)?;
         let x = self.l2a.forward(x, train)?;
