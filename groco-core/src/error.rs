@@ -43,8 +43,8 @@ pub enum Error {
         /// The value given.
         value: f64,
     },
-    /// art_lambda is not finite and >= 0, or `(1e-10)^art_lambda` under/overflows the float
-    /// type (logistic_phi would produce NaN).
+    /// art_lambda is not finite and >= 0, is above 1 for logistic_phi (not monotone there, and
+    /// the tie slope overflows), or `(1e-10)^art_lambda` under/overflows the float type.
     InvalidArtLambda {
         /// The value given.
         value: f64,
@@ -110,8 +110,8 @@ impl fmt::Display for Error {
             }
             Error::InvalidArtLambda { value } => write!(
                 f,
-                "art_lambda must be finite, >= 0 and keep (1e-10)^art_lambda a normal number \
-                 in this float type, got {value}"
+                "art_lambda must be finite, in [0, 1] for logistic_phi and keep \
+                 (1e-10)^art_lambda a normal number in this float type, got {value}"
             ),
             Error::Overflow { what } => write!(
                 f,

@@ -82,6 +82,11 @@ impl<F: Real> SortConfig<F> {
             return Err(bad_lambda());
         }
         if self.relaxation == Relaxation::LogisticPhi {
+            // d / |d|^λ falls with |d| for λ > 1 (no longer a monotone relaxation), and the tie
+            // slope s · 1e10^λ overflows the gradients: only 0 <= λ <= 1 is a relaxation.
+            if lam > F::one() {
+                return Err(bad_lambda());
+            }
             let den_min = cst::<F>(1e-10).powf(lam);
             let scale = s / den_min;
             if !(den_min.is_normal() && scale.is_finite()) {
@@ -289,19 +294,31 @@ mod tests {
                 Err(Error::InvalidArtLambda { .. })
             ));
         }
-        // λ = 5 is fine in f64 but (1e-10)^5 underflows f32.
+        // λ above 1 is refused in both types (not monotone; fuzz finding), λ = 1 is accepted.
+        for l in [1.0 + 1e-9, 2.69, 5.0] {
+            let c = SortConfig {
+                art_lambda: l,
+                ..phi
+            };
+            assert!(Sorter::try_new(4, c).is_err(), "art_lambda {l}");
+        }
         assert!(Sorter::try_new(
             4,
             SortConfig {
-                art_lambda: 5.0,
+                art_lambda: 1.0,
                 ..phi
             }
         )
         .is_ok());
         let phi32 = SortConfig::<f32> {
             relaxation: Relaxation::LogisticPhi,
-            art_lambda: 5.0,
+            art_lambda: 1.0,
             ..SortConfig::default()
+        };
+        assert!(Sorter::try_new(4, phi32).is_ok());
+        let phi32 = SortConfig::<f32> {
+            art_lambda: 2.69,
+            ..phi32
         };
         assert!(Sorter::try_new(4, phi32).is_err());
         assert!(matches!(

@@ -1,6 +1,8 @@
 //! `trainer bench`: times whole training steps (forward, loss, backward, optimiser) after a
 //! warm-up, on one fixed batch or, with `--with-data`, on batches from the augmentation pipeline,
-//! and prints images per second from the median step time.
+//! and prints images per second from the median step time. With `--rss-at N,M,...` it also
+//! records the resident set size (`VmRSS` of `/proc/self/status`) after those timed steps, to
+//! check that memory stays flat over a long run.
 
 use std::time::Instant;
 
@@ -23,6 +25,8 @@ pub struct BenchResult {
     pub step_seconds: Vec<f64>,
     /// Images (not views) per step.
     pub batch_size: usize,
+    /// `(timed step, resident bytes)` after each step asked for with `--rss-at`, in step order.
+    pub rss: Vec<(usize, u64)>,
 }
 
 impl BenchResult {
@@ -41,6 +45,43 @@ impl BenchResult {
     pub fn images_per_second(&self) -> f64 {
         self.batch_size as f64 / self.median()
     }
+
+    /// Relative change of resident memory from the first to the last recorded step
+    /// (`0.01` is 1 % growth); `None` with fewer than two records.
+    pub fn rss_change(&self) -> Option<f64> {
+        match (self.rss.first(), self.rss.last()) {
+            (Some(&(a, first)), Some(&(b, last))) if a != b && first > 0 => {
+                Some(last as f64 / first as f64 - 1.0)
+            }
+            _ => None,
+        }
+    }
+}
+
+const STATUS: &str = "/proc/self/status";
+
+/// The resident set size of this process in bytes, from the `VmRSS` line of
+/// `/proc/self/status` (Linux).
+///
+/// ```
+/// # #[cfg(target_os = "linux")]
+/// assert!(trainer::bench::try_resident_bytes().unwrap() > 0);
+/// ```
+pub fn try_resident_bytes() -> Result<u64> {
+    let text = std::fs::read_to_string(STATUS).map_err(|e| Error::io(STATUS, e))?;
+    parse_vm_rss(&text).ok_or_else(|| Error::Parse {
+        file: STATUS.into(),
+        line: 0,
+        reason: "no `VmRSS: <n> kB` line".into(),
+    })
+}
+
+/// The `VmRSS` value of a `/proc/<pid>/status` text, in bytes.
+fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut parts = line["VmRSS:".len()..].split_whitespace();
+    let kb: u64 = parts.next()?.parse().ok()?;
+    (parts.next() == Some("kB")).then_some(kb * 1024)
 }
 
 struct BenchTask {
@@ -49,6 +90,7 @@ struct BenchTask {
     warmup: usize,
     steps: usize,
     with_data: bool,
+    rss_at: Vec<usize>,
 }
 
 impl NetTask for BenchTask {
@@ -75,6 +117,7 @@ impl NetTask for BenchTask {
         let mut stacked = Vec::new();
         let lr = config.scaled_lr() * 0.01;
         let mut step_seconds = Vec::with_capacity(self.steps);
+        let mut rss = Vec::with_capacity(self.rss_at.len());
         for i in 0..self.warmup + self.steps {
             let start = Instant::now();
             let owned;
@@ -96,11 +139,16 @@ impl NetTask for BenchTask {
             )?;
             if i >= self.warmup {
                 step_seconds.push(start.elapsed().as_secs_f64());
+                let timed = i + 1 - self.warmup;
+                if self.rss_at.binary_search(&timed).is_ok() {
+                    rss.push((timed, try_resident_bytes()?));
+                }
             }
         }
         Ok(BenchResult {
             step_seconds,
             batch_size: config.batch_size,
+            rss,
         })
     }
 }
@@ -109,6 +157,16 @@ impl NetTask for BenchTask {
 pub fn try_run_bench(args: &BenchArgs) -> Result<BenchResult> {
     if args.steps == 0 {
         return Err(Error::config("steps", 0, "must be at least 1"));
+    }
+    let mut rss_at = args.rss_at.clone();
+    rss_at.sort_unstable();
+    rss_at.dedup();
+    if let Some(&bad) = rss_at.iter().find(|&&s| s == 0 || s > args.steps) {
+        return Err(Error::config(
+            "rss_at",
+            bad,
+            format!("must be a timed step, 1 to --steps ({})", args.steps),
+        ));
     }
     let config = TrainConfig {
         encoder: args.encoder,
@@ -128,14 +186,14 @@ pub fn try_run_bench(args: &BenchArgs) -> Result<BenchResult> {
         warmup: args.warmup,
         steps: args.steps,
         with_data: args.with_data,
+        rss_at,
     };
     try_dispatch(device, seed, encoder, channels, task)
 }
 
-/// `trainer bench`: runs and prints.
-pub fn try_bench(args: &BenchArgs) -> Result<()> {
-    let r = try_run_bench(args)?;
-    println!(
+/// The report `trainer bench` prints for `args` and its result `r`.
+pub fn report(args: &BenchArgs, r: &BenchResult) -> String {
+    let mut out = format!(
         "{} {} batch {} ({}): median step {:.1} ms over {} steps, {:.0} images/s",
         args.encoder.name(),
         args.loss.name(),
@@ -149,5 +207,75 @@ pub fn try_bench(args: &BenchArgs) -> Result<()> {
         r.step_seconds.len(),
         r.images_per_second()
     );
+    for (step, bytes) in &r.rss {
+        out += &format!(
+            "\nresident memory after step {step}: {:.1} MiB ({bytes} bytes)",
+            *bytes as f64 / (1024.0 * 1024.0)
+        );
+    }
+    if let (Some(change), Some((a, _)), Some((b, _))) =
+        (r.rss_change(), r.rss.first(), r.rss.last())
+    {
+        out += &format!(
+            "\nresident memory change from step {a} to step {b}: {:+.2}%",
+            change * 100.0
+        );
+    }
+    out
+}
+
+/// `trainer bench`: runs and prints.
+pub fn try_bench(args: &BenchArgs) -> Result<()> {
+    let r = try_run_bench(args)?;
+    println!("{}", report(args, &r));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn bench_args(flags: &str) -> BenchArgs {
+        let argv = ["trainer", "bench"]
+            .into_iter()
+            .chain(flags.split_whitespace());
+        match Cli::try_parse_from(argv).unwrap().command {
+            Some(Command::Bench(args)) => args,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn vm_rss_is_read_in_bytes() {
+        let status = "Name:\ttrainer\nVmPeak:\t  9000 kB\nVmRSS:\t  2048 kB\nThreads: 3\n";
+        assert_eq!(parse_vm_rss(status), Some(2048 * 1024));
+        assert_eq!(parse_vm_rss("VmRSS: lots\n"), None);
+        assert_eq!(parse_vm_rss("VmSize: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn rss_at_records_and_prints_the_asked_steps() {
+        let args = bench_args("--steps 3 --warmup 1 --batch-size 16 --rss-at 3,1");
+        assert_eq!(args.rss_at, vec![3, 1]);
+        let r = try_run_bench(&args).unwrap();
+        assert_eq!(r.step_seconds.len(), 3);
+        let steps: Vec<usize> = r.rss.iter().map(|&(s, _)| s).collect();
+        assert_eq!(steps, vec![1, 3]);
+        assert!(r.rss.iter().all(|&(_, b)| b > 1 << 20), "{:?}", r.rss);
+        let text = report(&args, &r);
+        assert!(text.contains("resident memory after step 1: "), "{text}");
+        assert!(text.contains("resident memory after step 3: "), "{text}");
+        assert!(text.contains("from step 1 to step 3: "), "{text}");
+    }
+
+    #[test]
+    fn rss_at_outside_the_timed_steps_is_refused() {
+        for bad in ["0", "4"] {
+            let args = bench_args(&format!("--steps 3 --rss-at {bad}"));
+            let err = try_run_bench(&args).unwrap_err().to_string();
+            assert!(err.contains("rss_at") && err.contains(bad), "{err}");
+        }
+    }
 }

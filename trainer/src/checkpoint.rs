@@ -125,6 +125,61 @@ pub fn try_restore<D: Device<f32>, M: TensorCollection<f32, D>>(
     Ok(())
 }
 
+struct TrainableSizes {
+    sizes: Vec<usize>,
+}
+
+impl<D: Device<f32>> TensorVisitor<f32, D> for TrainableSizes {
+    type Viewer = ViewTensorRef;
+    type Err = D::Err;
+    type E2 = f32;
+    type D2 = D;
+
+    fn visit<S: Shape>(
+        &mut self,
+        opts: TensorOptions<S, f32, D>,
+        t: &Tensor<S, f32, D>,
+    ) -> Result<Option<Tensor<S, f32, D>>, D::Err> {
+        if opts.do_gradient_update {
+            self.sizes.push(t.shape().num_elements());
+        }
+        Ok(None)
+    }
+}
+
+/// Checks that `momenta` fit `model`: at most one buffer per trainable tensor (in visiting order,
+/// the optimiser's slots), each empty or of that tensor's length. A checkpoint that fails this
+/// would otherwise pass [`try_restore`] and make the first optimiser step panic on a shape
+/// mismatch.
+pub fn try_check_momenta<D: Device<f32>, M: TensorCollection<f32, D>>(
+    model: &M,
+    momenta: &[Vec<f32>],
+) -> Result<(), String> {
+    let mut visitor = TrainableSizes { sizes: Vec::new() };
+    M::iter_tensors(&mut RecursiveWalker {
+        m: model,
+        f: &mut visitor,
+    })
+    .map_err(|e| format!("{e:?}"))?;
+    let sizes = visitor.sizes;
+    if momenta.len() > sizes.len() {
+        return Err(format!(
+            "the checkpoint holds {} optimiser buffers but the model has {} trainable tensors",
+            momenta.len(),
+            sizes.len()
+        ));
+    }
+    for (i, (m, &n)) in momenta.iter().zip(&sizes).enumerate() {
+        if !m.is_empty() && m.len() != n {
+            return Err(format!(
+                "optimiser buffer optim.{i} has {} values but its tensor has {n}",
+                m.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Everything a checkpoint holds, on the host.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Checkpoint {
@@ -167,8 +222,15 @@ impl Checkpoint {
             path: path.to_path_buf(),
             message,
         };
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("{e:?}")))?;
-        let st = SafeTensors::deserialize(bytes).map_err(|e| bad(format!("{e:?}")))?;
+        let unreadable = |e: ::safetensors::SafeTensorError| {
+            bad(format!(
+                "not a readable safetensors file ({e:?}): the file ({} bytes) is truncated or \
+                 corrupt",
+                bytes.len()
+            ))
+        };
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(unreadable)?;
+        let st = SafeTensors::deserialize(bytes).map_err(unreadable)?;
         let meta_text = header
             .metadata()
             .as_ref()
@@ -220,17 +282,39 @@ impl Checkpoint {
         Ok(ckpt)
     }
 
-    /// Writes `dir/state.safetensors` atomically, then `dir/meta.json`.
+    /// Writes `dir/state.safetensors` atomically, then `dir/meta.json`. A failed write is an
+    /// [`Error::Checkpoint`] naming the file and the cause; when the state file fails, the
+    /// checkpoint that was there before stays intact (see [`crate::runlog::try_write_atomic`]).
     pub fn try_save(&self, dir: &Path) -> Result<PathBuf, Error> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
+        let failed = |path: &Path, e: Error, outcome: &str| Error::Checkpoint {
+            path: path.to_path_buf(),
+            message: match e {
+                Error::Io { source, .. } => format!("writing it failed ({source}); {outcome}"),
+                other => format!("{other}; {outcome}"),
+            },
+        };
+        let kept = "the previous checkpoint, if any, is kept";
+        std::fs::create_dir_all(dir).map_err(|e| failed(dir, Error::io(dir, e), kept))?;
         let path = dir.join(STATE_FILE);
-        crate::runlog::try_write_atomic(&path, &self.to_bytes())?;
+        crate::runlog::try_write_atomic(&path, &self.to_bytes())
+            .map_err(|e| failed(&path, e, kept))?;
         let pretty = serde_json::to_string_pretty(&self.meta).unwrap_or_default();
-        crate::runlog::try_write_atomic(&dir.join(META_FILE), pretty.as_bytes())?;
+        let meta = dir.join(META_FILE);
+        crate::runlog::try_write_atomic(&meta, pretty.as_bytes()).map_err(|e| {
+            let written =
+                format!("the new {STATE_FILE} was written; only its readable copy failed");
+            failed(&meta, e, &written)
+        })?;
         Ok(path)
+    }
+
+    /// Removes the temp files that killed writers left in the checkpoint directory `dir`
+    /// (see [`crate::runlog::remove_stale_temps`]); a resumed run calls it, since it may have
+    /// no checkpoint left to write. Best effort.
+    pub fn remove_stale_temps(dir: &Path) {
+        for file in [STATE_FILE, META_FILE] {
+            crate::runlog::remove_stale_temps(&dir.join(file));
+        }
     }
 
     /// Loads a checkpoint from a checkpoint directory, a run directory holding `checkpoint/`,
@@ -293,6 +377,18 @@ mod tests {
         let mut b = dev.build_module::<Linear<3, 5>, f32>();
         let err = try_restore(&mut b, &snap).unwrap_err();
         assert!(err.contains("weight") && err.contains("[4, 3]"), "{err}");
+    }
+
+    #[test]
+    fn momenta_of_the_wrong_count_or_length_are_refused() {
+        let dev: Cpu = Default::default();
+        let net = dev.build_module::<Net, f32>();
+        // Trainable: linear weight (12), bias (4), batch-norm scale (4) and bias (4).
+        assert!(try_check_momenta(&net, &[vec![0.0; 12], vec![], vec![0.0; 4]]).is_ok());
+        let err = try_check_momenta(&net, &[vec![0.0; 12], vec![0.0; 3]]).unwrap_err();
+        assert!(err.contains("optim.1") && err.contains("3 values"), "{err}");
+        let err = try_check_momenta(&net, &vec![vec![]; 5]).unwrap_err();
+        assert!(err.contains("5 optimiser buffers"), "{err}");
     }
 
     #[test]

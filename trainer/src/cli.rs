@@ -182,8 +182,13 @@ pub struct EncoderSource {
     /// Evaluate an untrained, randomly initialised encoder instead (the baseline).
     #[arg(long, conflicts_with = "checkpoint")]
     pub random_init: bool,
-    /// Encoder for --random-init.
-    #[arg(long, value_enum, default_value = "small-cnn")]
+    /// Encoder for --random-init (a checkpoint names its own).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "small-cnn",
+        conflicts_with = "checkpoint"
+    )]
     pub encoder: EncoderKind,
     /// Dataset spec.
     #[arg(long, value_name = "SPEC", default_value = "mnist5k")]
@@ -262,4 +267,7 @@ pub struct BenchArgs {
     /// Dataset for --with-data.
     #[arg(long, default_value = "mnist5k")]
     pub dataset: String,
+    /// Print the resident memory (VmRSS) after these timed steps, e.g. 100,2000.
+    #[arg(long, value_name = "STEPS", value_delimiter = ',')]
+    pub rss_at: Vec<usize>,
 }

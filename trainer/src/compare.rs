@@ -1,11 +1,14 @@
 //! `trainer compare`: GroCo and NT-Xent trained under the same budget, and the random-init
-//! encoder, on the same data, encoder and seeds; a table, `compare.json` and a plot.
+//! encoder, on the same data, encoder and seeds; a table, `compare.json` and a plot. Every method,
+//! the random-init encoder included, is scored by k-NN (k = 1 and `knn_k`) and by a linear probe
+//! (`linear_epochs` epochs) on frozen features.
 
 use serde_json::json;
 
-use crate::cli::{CompareArgs, EncoderSource, KnnArgs};
+use crate::cli::CompareArgs;
 use crate::config::{try_resolve, LossKind, TrainConfig};
 use crate::error::Result;
+use crate::evalcmd::RandomInitScores;
 use crate::runlog::{try_create_run_dir, try_write_atomic};
 use crate::train::{try_train, RunOptions, Summary};
 
@@ -31,6 +34,11 @@ pub fn try_compare(args: &CompareArgs) -> Result<()> {
         args.flags.config.as_ref(),
         &args.flags.overrides(None),
     )?;
+    // The linear probe is part of the comparison (issue 5): always on here.
+    let base = TrainConfig {
+        linear_probe: true,
+        ..base
+    };
     let dir = try_create_run_dir(args.out.as_deref(), "compare", &base.dataset)?;
     let mut rows: Vec<(String, Vec<Summary>)> = Vec::new();
     for loss in [LossKind::Groco, LossKind::NtXent] {
@@ -52,21 +60,14 @@ pub fn try_compare(args: &CompareArgs) -> Result<()> {
         }
         rows.push((loss.name().to_string(), runs));
     }
+    // The random-init encoder is scored on the same (limited) splits as the trained ones.
     let mut random = Vec::new();
     for s in 0..args.seeds.max(1) {
-        let source = EncoderSource {
-            checkpoint: None,
-            random_init: true,
-            encoder: base.encoder,
-            dataset: base.dataset.clone(),
+        let config = TrainConfig {
             seed: base.seed + s as u64,
-            device: base.device,
+            ..base.clone()
         };
-        random.push(crate::evalcmd::try_knn_scores(&KnnArgs {
-            source,
-            k: base.knn_k,
-            temperature: base.knn_temperature,
-        })?);
+        random.push(crate::evalcmd::try_random_init_scores(&config)?);
     }
     print_and_write(&dir, &base, &rows, &random)
 }
@@ -75,7 +76,7 @@ fn print_and_write(
     dir: &std::path::Path,
     base: &TrainConfig,
     rows: &[(String, Vec<Summary>)],
-    random: &[(f64, f64)],
+    random: &[RandomInitScores],
 ) -> Result<()> {
     let fmt = |v: &[f64]| {
         let (m, s) = mean_std(v);
@@ -84,6 +85,11 @@ fn print_and_write(
         } else {
             format!("{m:.2}")
         }
+    };
+    // Mean and sample standard deviation over the seeds (null where a value is missing).
+    let stats = |v: &[f64]| {
+        let (mean, std) = mean_std(v);
+        json!({"mean": mean, "std": std})
     };
     println!(
         "\n| method | k-NN top-1 k=1 (%) | k-NN top-1 k={} (%) | linear top-1 (%) | wall (s) | images/s |",
@@ -106,12 +112,34 @@ fn print_and_write(
             fmt(&pick(|s| s.seconds)),
             fmt(&pick(|s| s.images_per_second)),
         );
-        json_rows.push(json!({"method": name, "runs": runs}));
+        json_rows.push(json!({
+            "method": name, "runs": runs,
+            "knn1_top1": stats(&pick(|s| s.knn1_top1)), "knn_top1": stats(&pick(|s| s.knn_top1)),
+            "linear_top1": stats(&linear), "seconds": stats(&pick(|s| s.seconds)),
+            "images_per_second": stats(&pick(|s| s.images_per_second)),
+        }));
     }
-    let r1: Vec<f64> = random.iter().map(|r| r.0).collect();
-    let rk: Vec<f64> = random.iter().map(|r| r.1).collect();
-    println!("| random-init | {} | {} | - | - | - |", fmt(&r1), fmt(&rk));
-    json_rows.push(json!({"method": "random-init", "knn1_top1": r1, "knn_top1": rk}));
+    let r1: Vec<f64> = random.iter().map(|r| r.knn1_top1).collect();
+    let rk: Vec<f64> = random.iter().map(|r| r.knn_top1).collect();
+    let rl: Vec<f64> = random.iter().filter_map(|r| r.linear_top1).collect();
+    let rl_cell = if rl.is_empty() { "-".into() } else { fmt(&rl) };
+    println!(
+        "| random-init | {} | {} | {rl_cell} | - | - |",
+        fmt(&r1),
+        fmt(&rk)
+    );
+    let seeds = (0..random.len()).map(|s| base.seed + s as u64);
+    let random_runs: Vec<_> = seeds
+        .zip(random)
+        .map(|(seed, r)| {
+            json!({"seed": seed, "knn1_top1": r.knn1_top1, "knn_top1": r.knn_top1,
+                   "linear_top1": r.linear_top1})
+        })
+        .collect();
+    json_rows.push(json!({
+        "method": "random-init", "runs": random_runs,
+        "knn1_top1": stats(&r1), "knn_top1": stats(&rk), "linear_top1": stats(&rl),
+    }));
     let doc = json!({"config": base, "seeds": random.len(), "methods": json_rows});
     try_write_atomic(
         &dir.join("compare.json"),
@@ -119,7 +147,7 @@ fn print_and_write(
             .unwrap_or_default()
             .as_bytes(),
     )?;
-    crate::plots::try_compare_plot(dir, rows, &rk)?;
+    crate::plots::try_compare_plot(dir, base.knn_k, rows, random)?;
     println!("comparison directory: {}", dir.display());
     Ok(())
 }

@@ -217,8 +217,10 @@ impl TrainConfig {
             "cifar100-resnet18" => Ok(resnet("cifar100:data/cifar-100-binary", 1000)),
             "stl10-resnet18" => Ok(resnet("stl10:data/stl10_binary", 400)),
             "imagenet100-resnet18" => Ok(TrainConfig {
+                // solo-learn's 6 local crops of 96 px beside 224-px global crops, scaled to the
+                // 64-px global crops of `folder:` images (96 / 224 · 64 ≈ 28).
                 small_crops: 6,
-                small_crop_size: 96,
+                small_crop_size: 28,
                 ..resnet("folder:data/imagenet100", 400)
             }),
             other => Err(Error::config(
@@ -235,11 +237,28 @@ impl TrainConfig {
             path: path.to_path_buf(),
             source: e,
         })?;
-        toml::from_str(&text).map_err(|e| Error::Parse {
+        Self::try_overrides_from_str(&text, path)
+    }
+
+    /// Parses the text of a TOML config file, as [`TrainConfig::try_overrides_from_file`] does
+    /// after reading it; `path` only names the file in errors.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use trainer::config::TrainConfig;
+    /// let o = TrainConfig::try_overrides_from_str("epochs = 3", Path::new("c.toml")).unwrap();
+    /// assert_eq!(o.epochs, Some(3));
+    /// assert!(TrainConfig::try_overrides_from_str("epoch = 3", Path::new("c.toml")).is_err());
+    /// ```
+    pub fn try_overrides_from_str(text: &str, path: &Path) -> Result<ConfigOverrides, Error> {
+        toml::from_str(text).map_err(|e| Error::Parse {
             file: path.display().to_string(),
             line: e
                 .span()
-                .map(|r| text[..r.start].lines().count().max(1))
+                .map(|r| {
+                    text.get(..r.start)
+                        .map_or(0, |t| t.matches('\n').count() + 1)
+                })
                 .unwrap_or(0),
             reason: e.message().to_string(),
         })
@@ -263,6 +282,34 @@ impl TrainConfig {
             reason: &str,
         ) -> Result<(), Error> {
             Err(Error::config(field, value, reason))
+        }
+        // config.toml (and TOML config files) hold integers as signed 64-bit.
+        for (field, value) in [
+            ("epochs", self.epochs as u64),
+            ("batch_size", self.batch_size as u64),
+            ("views", self.views as u64),
+            ("small_crops", self.small_crops as u64),
+            ("small_crop_size", self.small_crop_size as u64),
+            ("topk_neg", self.topk_neg as u64),
+            ("head_hidden", self.head_hidden as u64),
+            ("head_out", self.head_out as u64),
+            ("head_layers", self.head_layers as u64),
+            ("knn_k", self.knn_k as u64),
+            ("eval_every", self.eval_every as u64),
+            ("log_every", self.log_every as u64),
+            ("seed", self.seed),
+            ("linear_epochs", self.linear_epochs as u64),
+            ("workers", self.workers as u64),
+            ("train_limit", self.train_limit as u64),
+            ("test_limit", self.test_limit as u64),
+        ] {
+            if value > i64::MAX as u64 {
+                return bad(
+                    field,
+                    value,
+                    "must be at most 2^63 - 1 (config.toml stores i64)",
+                );
+            }
         }
         if self.epochs == 0 {
             return bad("epochs", 0, "must be at least 1");
@@ -340,6 +387,19 @@ impl TrainConfig {
                 "must be at least 4",
             );
         }
+        // small-cnn flattens its final map, which has side ceil(side / 8) and must pool to 4x4.
+        let final_side = self.small_crop_size.div_ceil(8);
+        if self.small_crops > 0
+            && self.encoder == EncoderKind::SmallCnn
+            && !final_side.is_multiple_of(4)
+        {
+            return bad(
+                "small_crop_size",
+                self.small_crop_size,
+                "small-cnn needs crops whose final feature map (side / 8, rounded up) pools to \
+                 4x4: use 25..=32 px, or --encoder resnet18 for smaller crops",
+            );
+        }
         if self.workers == 0 {
             return bad("workers", 0, "must be at least 1");
         }
@@ -350,6 +410,66 @@ impl TrainConfig {
             .parse::<groco_core::Relaxation>()
             .map_err(|e| Error::config("relaxation", &self.relaxation, e.to_string()))?;
         Ok(())
+    }
+
+    /// Checks the fields that depend on the dataset's size (`train_images` after `train_limit`),
+    /// so that a too-small dataset fails before the run directory is made, not after an epoch.
+    pub fn try_check_data(&self, train_images: usize) -> Result<(), Error> {
+        let reason = |what: &str| {
+            format!(
+                "{what} must be at most the {train_images} training images of {}",
+                self.dataset
+            )
+        };
+        if self.batch_size > train_images {
+            let r = reason("a batch");
+            return Err(Error::config("batch_size", self.batch_size, r));
+        }
+        if self.knn_k > train_images {
+            let r = reason("the k-NN neighbours (the bank is the training split)");
+            return Err(Error::config("knn_k", self.knn_k, r));
+        }
+        Ok(())
+    }
+
+    /// With `--resume`, a run continues the configuration saved in its checkpoint (`self`).
+    /// A preset, config file or flag that asks for a different value is an error naming the
+    /// first such field, instead of being silently ignored.
+    pub fn try_check_resume(
+        &self,
+        checkpoint: &Path,
+        preset: Option<&str>,
+        file: Option<&PathBuf>,
+        flags: &ConfigOverrides,
+    ) -> Result<(), Error> {
+        let from_file = match file {
+            Some(path) => TrainConfig::try_overrides_from_file(path)?,
+            None => ConfigOverrides::default(),
+        };
+        let mut wanted = match preset.or(from_file.preset.as_deref()) {
+            Some(name) => TrainConfig::try_preset(name)?,
+            None => self.clone(),
+        };
+        wanted.apply(&from_file);
+        wanted.apply(flags);
+        let (Ok(serde_json::Value::Object(saved)), Ok(serde_json::Value::Object(asked))) =
+            (serde_json::to_value(self), serde_json::to_value(&wanted))
+        else {
+            return Ok(());
+        };
+        let null = serde_json::Value::Null;
+        match saved.iter().find(|(k, v)| asked.get(*k) != Some(*v)) {
+            Some((field, value)) => Err(Error::Checkpoint {
+                path: checkpoint.to_path_buf(),
+                message: format!(
+                    "was trained with {field} = {value}, but {field} = {} was asked for; a \
+                     resumed run continues its saved configuration (drop the setting, or start \
+                     a new run)",
+                    asked.get(field).unwrap_or(&null)
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Applies the set fields of `o` on top of `self`.
@@ -461,6 +581,26 @@ pub fn try_resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_beyond_i64_are_refused_so_config_toml_can_be_written() {
+        // Found by the config/checkpoint fuzz targets: `to_toml` panicked on such a seed.
+        let c = TrainConfig {
+            seed: u64::MAX,
+            ..TrainConfig::default()
+        };
+        let e = c.try_validate().unwrap_err().to_string();
+        assert!(
+            e.contains("seed") && e.contains("18446744073709551615"),
+            "{e}"
+        );
+        let c = TrainConfig {
+            seed: i64::MAX as u64,
+            ..TrainConfig::default()
+        };
+        c.try_validate().unwrap();
+        assert!(c.to_toml().contains("seed = 9223372036854775807"));
+    }
 
     fn write_temp(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();

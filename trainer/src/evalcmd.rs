@@ -41,6 +41,21 @@ fn try_load(source: &EncoderSource) -> Result<Loaded> {
     config.train_limit = 0;
     config.test_limit = 0;
     let data = try_prepare_data(&config)?;
+    if let Some((path, ckpt)) = &weights {
+        let trained = ckpt.meta["channels"].as_u64();
+        if trained.is_some_and(|c| c != data.channels as u64) {
+            return Err(Error::Checkpoint {
+                path: path.clone(),
+                message: format!(
+                    "its {} encoder was trained on {}-channel images, but {} has {} channels",
+                    config.encoder.name(),
+                    trained.unwrap_or(0),
+                    config.dataset,
+                    data.channels
+                ),
+            });
+        }
+    }
     Ok(Loaded {
         config,
         data,
@@ -105,6 +120,57 @@ pub fn try_knn_scores(args: &KnnArgs) -> Result<(f64, f64)> {
         scores[0].top1 * 100.0,
         scores[scores.len() - 1].top1 * 100.0,
     ))
+}
+
+/// The scores of the randomly initialised encoder of a run, in percent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RandomInitScores {
+    /// 1-NN top-1.
+    pub knn1_top1: f64,
+    /// k-NN top-1 at `knn_k`.
+    pub knn_top1: f64,
+    /// Linear-probe top-1 (`None` when `config.linear_probe` is off).
+    pub linear_top1: Option<f64>,
+}
+
+/// k-NN top-1 for k = 1 and k = `config.knn_k` and, when `config.linear_probe` is on, the
+/// linear-probe top-1 of the randomly initialised encoder of `config` (seeded with
+/// `config.seed`, so it is the network a run of `config` starts from), on exactly the data such a
+/// run evaluates on (`train_limit` and `test_limit` included) and with the same probe settings.
+pub fn try_random_init_scores(config: &TrainConfig) -> Result<RandomInitScores> {
+    let data = try_prepare_data(config)?;
+    let channels = data.channels;
+    let loaded = || Loaded {
+        config: config.clone(),
+        data: data.clone(),
+        weights: None,
+    };
+    let (device, seed, encoder) = (config.device, config.seed, config.encoder);
+    let knn = KnnTask {
+        loaded: loaded(),
+        k: config.knn_k,
+        temperature: config.knn_temperature,
+    };
+    let scores = try_dispatch(device, seed, encoder, channels, knn)?;
+    let linear_top1 = if config.linear_probe {
+        let probe = LinearProbeConfig {
+            epochs: config.linear_epochs,
+            seed,
+            ..LinearProbeConfig::default()
+        };
+        let task = LinearTask {
+            loaded: loaded(),
+            probe,
+        };
+        Some(try_dispatch(device, seed, encoder, channels, task)?.top1 * 100.0)
+    } else {
+        None
+    };
+    Ok(RandomInitScores {
+        knn1_top1: scores[0].top1 * 100.0,
+        knn_top1: scores[scores.len() - 1].top1 * 100.0,
+        linear_top1,
+    })
 }
 
 /// Runs `trainer eval knn` and prints the accuracies.

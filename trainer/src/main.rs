@@ -28,11 +28,17 @@ fn main() -> ExitCode {
 
 fn train(args: TrainArgs) -> trainer::Result<()> {
     let overrides = args.flags.overrides(args.loss);
-    let config = try_resolve(
-        args.flags.preset.as_deref(),
-        args.flags.config.as_ref(),
-        &overrides,
-    )?;
+    let (preset, file) = (args.flags.preset.as_deref(), args.flags.config.as_ref());
+    let config = match &args.resume {
+        Some(path) => {
+            let state = trainer::checkpoint::resolve_state_file(path);
+            let ckpt = trainer::checkpoint::Checkpoint::try_load(path)?;
+            let saved = trainer::train::try_saved_config(&state, &ckpt)?;
+            saved.try_check_resume(&state, preset, file, &overrides)?;
+            saved
+        }
+        None => try_resolve(preset, file, &overrides)?,
+    };
     let opts = RunOptions {
         out: args.out,
         resume: args.resume,
@@ -61,8 +67,8 @@ fn train(args: TrainArgs) -> trainer::Result<()> {
         println!("linear probe top-1: {l:.2}%");
     }
     println!(
-        "k-NN top-1 (k = 20, T = 0.07) on the test split: {:.2}%",
-        s.knn_top1
+        "k-NN top-1 (k = {}, T = {}) on the test split: {:.2}%",
+        config.knn_k, config.knn_temperature, s.knn_top1
     );
     println!("run directory: {}", outcome.run_dir.display());
     Ok(())

@@ -17,6 +17,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::evalcmd::RandomInitScores;
 use crate::runlog::try_write_atomic;
 use crate::train::Summary;
 
@@ -305,7 +306,7 @@ pub fn try_run_plots(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Grouped bars with ±std error bars: title, metric names, groups.
-struct Bars(String, Vec<&'static str>, Vec<Group>);
+struct Bars(String, Vec<String>, Vec<Group>);
 
 /// A method's name and, per metric, its mean and std over seeds (`None`: no bar).
 type Group = (String, Vec<Option<(f64, f64)>>);
@@ -316,7 +317,17 @@ impl Figure for Bars {
         DB::ErrorType: 'static,
     {
         let bars = || self.2.iter().flat_map(|g| g.1.iter().flatten());
-        let top = bars().fold(91f64, |t, (m, s)| t.max(m + s)) + 9.0;
+        // Zoomed on the bars (accuracies of good methods differ by tenths of a percent): from a
+        // multiple of 5 below the lowest whisker, with head room above for labels and legend.
+        let low = bars().fold(f64::INFINITY, |t, (m, s)| t.min(m - s));
+        let high = bars().fold(f64::NEG_INFINITY, |t, (m, s)| t.max(m + s));
+        let (low, high) = if low.is_finite() {
+            (low, high)
+        } else {
+            (0.0, 100.0)
+        };
+        let base = (((low - 2.0) / 5.0).floor() * 5.0).clamp(0.0, 95.0);
+        let top = high + 0.5 * (high - base).max(2.0);
         let percent = |v: &f64| {
             if *v <= 100.0 {
                 integer_tick(v)
@@ -325,11 +336,11 @@ impl Figure for Bars {
             }
         };
         let labels = [self.0.as_str(), "", "top-1 accuracy (%)"];
-        let ranges = (-0.5..self.2.len() as f64 - 0.5, 0.0..top);
+        let ranges = (-0.5..self.2.len() as f64 - 0.5, base..top);
         let mut chart = try_chart(root, labels, ranges, [&integer_tick, &percent])?;
         let width = 0.8 / self.1.len() as f64;
         for (i, (name, values)) in self.2.iter().enumerate() {
-            let (px, py) = chart.backend_coord(&(i as f64, 0.0));
+            let (px, py) = chart.backend_coord(&(i as f64, base));
             let style = text_style(18, HPos::Center, VPos::Top);
             root.draw(&Text::new(name.as_str(), (px, py + 10), style))?;
             let present: Vec<_> = values
@@ -341,7 +352,7 @@ impl Figure for Bars {
             for (slot, &(j, (mean, std))) in present.iter().enumerate() {
                 let x = first + slot as f64 * width;
                 let (l, r) = (x - 0.45 * width, x + 0.45 * width);
-                chart.draw_series([Rectangle::new([(l, 0.0), (r, mean)], color(j).filled())])?;
+                chart.draw_series([Rectangle::new([(l, base), (r, mean)], color(j).filled())])?;
                 let (lo, hi, cap) = (mean - std, mean + std, 0.12 * width);
                 let whisker = [
                     [(x, lo), (x, hi)],
@@ -363,7 +374,7 @@ impl Figure for Bars {
             let key =
                 move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], color(j).filled());
             let none = std::iter::empty::<Rectangle<(f64, f64)>>();
-            chart.draw_series(none)?.label(*name).legend(key);
+            chart.draw_series(none)?.label(name.as_str()).legend(key);
         }
         try_legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
@@ -374,32 +385,41 @@ fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
     (!v.is_empty()).then(|| crate::compare::mean_std(v))
 }
 
-/// The `trainer compare` plot: per method, bars of k-NN top-1 (k = 20), 1-NN top-1 and, when
-/// probed, linear top-1, each the mean over seeds with a ±std error bar (sample std, when there
-/// is more than one run), and the random-init encoder's k-NN top-1 (`random_knn`, one per seed)
-/// as a baseline bar. The title names the dataset. Writes `compare.png` and `compare.svg` in `dir`.
+/// The `trainer compare` plot: per method, bars of k-NN top-1 (k = `knn_k`), 1-NN top-1 and,
+/// when probed, linear top-1, each the mean over seeds with a ±std error bar (sample std, when
+/// there is more than one run), and the same bars for the random-init encoder (`random`, one per
+/// seed) as the baseline. The accuracy axis is zoomed on the bars. The title names the dataset.
+/// Writes `compare.png` and `compare.svg` in `dir`.
 ///
 /// ```
 /// # use trainer::train::Summary;
+/// # use trainer::evalcmd::RandomInitScores;
 /// let run = |loss: &str, knn| Summary { knn_top1: knn, knn1_top1: knn - 2.0, linear_top1: None,
 ///     epochs: 40, final_loss: 0.3, seconds: 60.0, images_per_second: 900.0,
 ///     dataset: "mnist5k".into(), loss: loss.into(), encoder: "small-cnn".into(), seed: 0 };
 /// let rows = vec![("GroCo".to_string(), vec![run("groco", 86.0), run("groco", 87.0)]),
 ///                 ("NT-Xent".to_string(), vec![run("ntxent", 85.5), run("ntxent", 86.5)])];
+/// let random = [RandomInitScores { knn1_top1: 40.0, knn_top1: 41.0, linear_top1: None }];
 /// let dir = tempfile::tempdir().unwrap();
-/// trainer::plots::try_compare_plot(dir.path(), &rows, &[40.0, 41.0]).unwrap();
+/// trainer::plots::try_compare_plot(dir.path(), 20, &rows, &random).unwrap();
 /// assert!(dir.path().join("compare.svg").exists());
 /// ```
 pub fn try_compare_plot(
     dir: &Path,
+    knn_k: usize,
     rows: &[(String, Vec<Summary>)],
-    random_knn: &[f64],
+    random: &[RandomInitScores],
 ) -> Result<()> {
     let probed = rows
         .iter()
         .flat_map(|r| &r.1)
         .any(|s| s.linear_top1.is_some());
-    let metrics = ["k-NN (k = 20)", "1-NN", "linear probe"][..2 + probed as usize].to_vec();
+    let names = [
+        format!("k-NN (k = {knn_k})"),
+        "1-NN".into(),
+        "linear probe".into(),
+    ];
+    let metrics = names[..2 + probed as usize].to_vec();
     let pick: [fn(&Summary) -> Option<f64>; 3] = [
         |s| Some(s.knn_top1),
         |s| Some(s.knn1_top1),
@@ -416,9 +436,18 @@ pub fn try_compare_plot(
             pick[..metrics.len()].iter().map(stat).collect(),
         ));
     }
-    groups.push(("random init".into(), vec![mean_std(random_knn)]));
+    let pick_random: [fn(&RandomInitScores) -> Option<f64>; 3] = [
+        |r| Some(r.knn_top1),
+        |r| Some(r.knn1_top1),
+        |r| r.linear_top1,
+    ];
+    let random_bars = pick_random[..metrics.len()].iter().map(|f| {
+        let values: Vec<f64> = random.iter().filter_map(f).collect();
+        mean_std(&values)
+    });
+    groups.push(("random init".into(), random_bars.collect()));
     let counts = rows.iter().map(|r| r.1.len());
-    let seeds = counts.chain([random_knn.len()]).max().unwrap_or(0);
+    let seeds = counts.chain([random.len()]).max().unwrap_or(0);
     let seeds = format!("{seeds} seed{}", if seeds == 1 { "" } else { "s" });
     let mut title = format!("Test top-1, {seeds}");
     if let Some(s) = rows.iter().find_map(|r| r.1.first()) {
@@ -698,13 +727,21 @@ mod tests {
             ("GroCo".to_string(), groco),
             ("NT-Xent".to_string(), ntxent),
         ];
-        try_compare_plot(dir.path(), &rows, &[40.0, 42.0]).unwrap();
+        let random = |knn_top1, linear_top1| RandomInitScores {
+            knn1_top1: knn_top1 - 1.0,
+            knn_top1,
+            linear_top1,
+        };
+        let random = [random(40.0, Some(50.0)), random(42.0, Some(52.0))];
+        try_compare_plot(dir.path(), 20, &rows, &random).unwrap();
         assert_plot(dir.path(), "compare", "random init");
         let svg = std::fs::read_to_string(dir.path().join("compare.svg")).unwrap();
         for text in [
             "mnist5k",
             "86.5 ± 0.7",
             "41.0 ± 1.4",
+            "51.0 ± 1.4",
+            "k-NN (k = 20)",
             "linear probe",
             "NT-Xent",
         ] {

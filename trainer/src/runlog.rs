@@ -18,26 +18,88 @@ fn io_err(path: &Path, e: std::io::Error) -> Error {
     }
 }
 
+/// Environment variable of a test hook: when set to a number of milliseconds, every atomic
+/// write sleeps that long after the temp file is written and fsynced and before it is renamed,
+/// so a crash test can kill the process while a write is in flight. Unset (or not a number),
+/// nothing changes; the hook never alters what is written.
+pub const WRITE_DELAY_ENV: &str = "GROCO_TEST_ATOMIC_WRITE_DELAY_MS";
+
+fn test_write_delay() -> Option<std::time::Duration> {
+    static DELAY: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    *DELAY.get_or_init(|| {
+        let ms: u64 = std::env::var(WRITE_DELAY_ENV).ok()?.trim().parse().ok()?;
+        Some(std::time::Duration::from_millis(ms))
+    })
+}
+
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.tmp-")
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// The temp file an atomic write of `path` by this process goes through:
+/// `.<name>.tmp-<pid>` in the same directory. Nothing reads it; a crash can leave it behind.
+pub fn temp_path(path: &Path) -> PathBuf {
+    parent_dir(path).join(format!("{}{}", temp_prefix(path), std::process::id()))
+}
+
+/// Whether `file_name` is the temp file of an atomic write of a file named `target`.
+pub fn is_temp_of(file_name: &str, target: &str) -> bool {
+    file_name
+        .strip_prefix(&format!(".{target}.tmp-"))
+        .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Removes the temp files of `path` that killed processes left behind: those of another process
+/// that no longer runs (on Linux, one without `/proc/<pid>`; elsewhere, any other process).
+/// Best effort: failures are ignored.
+pub fn remove_stale_temps(path: &Path) {
+    let Some(target) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else {
+        return;
+    };
+    let own = std::process::id().to_string();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_temp_of(&name, &target) {
+            continue;
+        }
+        let pid = &name[target.len() + 6..];
+        let alive =
+            pid == own || (cfg!(target_os = "linux") && Path::new("/proc").join(pid).exists());
+        if !alive {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename, fsync of the directory).
 /// On failure the previous content of `path` is left untouched and the temp file is removed.
 pub fn try_write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     try_write_atomic_with(path, |file| file.write_all(bytes))
 }
 
-/// Like [`try_write_atomic`], with the content produced by `fill` writing into the temp file.
+/// Like [`try_write_atomic`], with the content produced by `fill` writing into the temp file
+/// ([`temp_path`]). Temp files of this target left behind by killed processes are removed.
+/// An error names `path` (the target, not the temp file).
 pub fn try_write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut File) -> std::io::Result<()>,
 ) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let dir = parent_dir(path);
+    let tmp = temp_path(path);
+    remove_stale_temps(path);
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
@@ -48,6 +110,9 @@ pub fn try_write_atomic_with(
         file.flush()?;
         file.sync_all()?;
         drop(file);
+        if let Some(delay) = test_write_delay() {
+            std::thread::sleep(delay);
+        }
         fs::rename(&tmp, path)?;
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
@@ -77,6 +142,39 @@ impl MetricsLog {
             .open(&path)
             .map_err(|e| io_err(&path, e))?;
         Ok(MetricsLog { path, file })
+    }
+
+    /// Opens `dir/metrics.jsonl` for a run resumed after `epochs_done` epochs, first rewriting it
+    /// (atomically) without what the interrupted run logged past its checkpoint: step records of
+    /// epoch `epochs_done` (0-based) or later, k-NN records after epoch `epochs_done` (1-based),
+    /// end-of-run records, and a torn last line. A missing log is created.
+    pub fn try_open_resumed(dir: &Path, epochs_done: usize) -> Result<Self, Error> {
+        let path = dir.join("metrics.jsonl");
+        if let Ok(text) = fs::read_to_string(&path) {
+            let done = epochs_done as u64;
+            let keep = |record: &serde_json::Value| {
+                let epoch = record["epoch"].as_u64();
+                if record.get("step").is_some() {
+                    epoch.is_some_and(|e| e < done)
+                } else if record["event"] == "knn" {
+                    epoch.is_some_and(|e| e <= done)
+                } else {
+                    false
+                }
+            };
+            let mut kept = String::new();
+            for line in text.lines() {
+                let parsed = serde_json::from_str::<serde_json::Value>(line);
+                if parsed.is_ok_and(|r| keep(&r)) {
+                    kept.push_str(line);
+                    kept.push('\n');
+                }
+            }
+            if kept.len() != text.len() {
+                try_write_atomic(&path, kept.as_bytes())?;
+            }
+        }
+        Self::try_open(dir)
     }
 
     /// Appends one JSON object as a line.
@@ -177,6 +275,26 @@ mod tests {
     }
 
     #[test]
+    fn stale_temp_files_of_dead_processes_are_removed_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.bin");
+        // pid 0 is never a user process, so its temp file is stale.
+        let stale = dir.path().join(".f.bin.tmp-0");
+        let other_target = dir.path().join(".g.bin.tmp-0");
+        let not_temp = dir.path().join(".f.bin.tmp-x");
+        for p in [&stale, &other_target, &not_temp] {
+            fs::write(p, b"x").unwrap();
+        }
+        assert!(is_temp_of(".f.bin.tmp-0", "f.bin"));
+        assert!(!is_temp_of(".f.bin.tmp-", "f.bin") && !is_temp_of("f.bin", "f.bin"));
+        try_write_atomic(&path, b"new").unwrap();
+        assert!(!stale.exists(), "stale temp file kept");
+        assert!(other_target.exists() && not_temp.exists());
+        assert!(!temp_path(&path).exists());
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
     fn metrics_log_appends_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = MetricsLog::try_open(dir.path()).unwrap();
@@ -187,5 +305,32 @@ mod tests {
         let all = MetricsLog::try_read_all(dir.path()).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[1]["loss"], 0.25);
+    }
+
+    #[test]
+    fn resumed_log_drops_what_the_interrupted_epoch_logged() {
+        let dir = tempfile::tempdir().unwrap();
+        let lines = [
+            r#"{"step":0,"epoch":0,"loss":1.0}"#,
+            r#"{"step":1,"epoch":1,"loss":0.9}"#,
+            r#"{"event":"knn","epoch":2,"knn_top1":50.0}"#,
+            r#"{"step":2,"epoch":2,"loss":0.8}"#,
+            r#"{"event":"knn","epoch":3,"knn_top1":60.0}"#,
+            r#"{"event":"linear","top1":70.0}"#,
+            r#"{"step":3,"epo"#,
+        ];
+        fs::write(dir.path().join("metrics.jsonl"), lines.join("\n")).unwrap();
+        let mut log = MetricsLog::try_open_resumed(dir.path(), 2).unwrap();
+        log.try_log(&serde_json::json!({"step": 2, "epoch": 2, "loss": 0.7}))
+            .unwrap();
+        let all = MetricsLog::try_read_all(dir.path()).unwrap();
+        let steps: Vec<_> = all.iter().map(|r| r["step"].as_u64()).collect();
+        assert_eq!(steps, [Some(0), Some(1), None, Some(2)]);
+        assert_eq!(all[2]["knn_top1"], 50.0);
+        assert_eq!(all[3]["loss"], 0.7);
+        // A fresh directory gets a fresh log.
+        let empty = tempfile::tempdir().unwrap();
+        MetricsLog::try_open_resumed(empty.path(), 3).unwrap();
+        assert!(empty.path().join("metrics.jsonl").is_file());
     }
 }

@@ -66,10 +66,13 @@ pub struct Outcome {
 }
 
 /// Data prepared for a run: the train and test splits at the encoder's input size.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PreparedData {
-    /// Training images (augmented on the fly).
+    /// Labelled training images (the k-NN bank and the linear probe's training set).
     pub train: Arc<ImageSet>,
+    /// Pre-training images (augmented on the fly): `train`, plus STL-10's unlabeled split when
+    /// [`try_prepare_train_data`] found `unlabeled_X.bin`.
+    pub pretrain: Arc<ImageSet>,
     /// Test images (k-NN queries).
     pub test: ImageSet,
     /// Side of the encoder's input.
@@ -88,10 +91,32 @@ pub fn input_size(encoder: EncoderKind, native: usize) -> usize {
     }
 }
 
-/// Loads and prepares the dataset named in `config`.
+/// Loads and prepares the dataset named in `config` for evaluation (`pretrain` is `train`).
 pub fn try_prepare_data(config: &TrainConfig) -> Result<PreparedData> {
+    prepare(config, false)
+}
+
+/// Loads and prepares the dataset named in `config` for pre-training: for `stl10:DIR` with an
+/// `unlabeled_X.bin` (in `DIR` or `DIR/stl10_binary`), `pretrain` is the train split followed by
+/// the unlabeled split (`train_limit` then keeps an evenly spaced subset of both together).
+pub fn try_prepare_train_data(config: &TrainConfig) -> Result<PreparedData> {
+    prepare(config, true)
+}
+
+fn prepare(config: &TrainConfig, pretrain_unlabeled: bool) -> Result<PreparedData> {
     let spec: DatasetSpec = config.dataset.parse()?;
-    let split = load(&spec, &LoadOptions::default())?;
+    let has_unlabeled = |dir: &Path| {
+        ["unlabeled_X.bin", "stl10_binary/unlabeled_X.bin"]
+            .iter()
+            .any(|f| dir.join(f).is_file())
+    };
+    let unlabeled =
+        pretrain_unlabeled && matches!(&spec, DatasetSpec::Stl10(dir) if has_unlabeled(dir));
+    let options = LoadOptions {
+        unlabeled,
+        ..LoadOptions::default()
+    };
+    let split = load(&spec, &options)?;
     let native = split.train.height().max(split.train.width());
     let size = input_size(config.encoder, native);
     let channels = if split.train.channels() == 1 { 1 } else { 3 };
@@ -104,6 +129,14 @@ pub fn try_prepare_data(config: &TrainConfig) -> Result<PreparedData> {
             set.subset(&(0..n).map(|i| i * len / n).collect::<Vec<_>>())
         }
     };
+    let pretrain = match split.unlabeled {
+        Some(extra) => {
+            let both = ImageSet::try_concat(&[&split.train, &extra])?;
+            drop(extra);
+            Some(limit(both, config.train_limit).try_with_channels(channels)?)
+        }
+        None => None,
+    };
     let train = limit(split.train, config.train_limit).try_with_channels(channels)?;
     let test = limit(split.test, config.test_limit).try_with_channels(channels)?;
     let resize = |s: ImageSet| {
@@ -113,8 +146,10 @@ pub fn try_prepare_data(config: &TrainConfig) -> Result<PreparedData> {
             s.resized(size, size)
         }
     };
+    let train = Arc::new(resize(train));
     Ok(PreparedData {
-        train: Arc::new(resize(train)),
+        pretrain: pretrain.map_or_else(|| train.clone(), |p| Arc::new(resize(p))),
+        train,
         test: resize(test),
         size,
         channels,
@@ -153,7 +188,8 @@ pub fn try_train(config: &TrainConfig, opts: &RunOptions) -> Result<Outcome> {
         None => (config.clone(), None),
     };
     config.try_validate()?;
-    let data = try_prepare_data(&config)?;
+    let data = try_prepare_train_data(&config)?;
+    config.try_check_data(data.train.len())?;
     let (device, seed, encoder, channels) =
         (config.device, config.seed, config.encoder, data.channels);
     let task = TrainTask {
@@ -287,11 +323,18 @@ fn run<N: Net<D>, D: TrainDevice>(
                     message,
                 }
             })?;
+            checkpoint::try_check_momenta(&net, &ckpt.momenta).map_err(|message| {
+                Error::Checkpoint {
+                    path: path.clone(),
+                    message,
+                }
+            })?;
             opt.set_momenta_host(&dev, &ckpt.momenta)
                 .map_err(|e| Error::Device(format!("{e:?}")))?;
             first_epoch = ckpt.meta["epochs_done"].as_u64().unwrap_or(0) as usize;
             let state = checkpoint::resolve_state_file(path);
             let ckpt_dir = state.parent().unwrap_or(Path::new(".")).to_path_buf();
+            Checkpoint::remove_stale_temps(&ckpt_dir);
             ckpt_dir.parent().map(Path::to_path_buf).unwrap_or(ckpt_dir)
         }
         None => try_create_run_dir(opts.out.as_deref(), config.loss.name(), &config.dataset)?,
@@ -299,12 +342,17 @@ fn run<N: Net<D>, D: TrainDevice>(
     if resume.is_none() {
         try_write_atomic(&run_dir.join("config.toml"), config.to_toml().as_bytes())?;
     }
-    let mut log = MetricsLog::try_open(&run_dir)?;
+    let mut log = match resume {
+        // Records of the epoch the kill interrupted (and a torn last line) are dropped: the
+        // resumed run logs that epoch again.
+        Some(_) => MetricsLog::try_open_resumed(&run_dir, first_epoch)?,
+        None => MetricsLog::try_open(&run_dir)?,
+    };
 
     let recipe = augment_recipe(config, data.size, data.channels);
     let global = recipe.global_views;
     let loader = BatchLoader::try_new(
-        data.train.clone(),
+        data.pretrain.clone(),
         recipe,
         LoaderConfig {
             batch_size: config.batch_size,
@@ -327,7 +375,12 @@ fn run<N: Net<D>, D: TrainDevice>(
     let started = Instant::now();
     let mut images_seen = 0usize;
     let mut stacked = Vec::new();
-    let mut last_epoch_loss = f64::NAN;
+    // A run resumed after its last checkpoint (killed while writing the summary, say) trains
+    // no epoch: its loss comes from the checkpoint and its k-NN score from the restored weights.
+    let mut last_epoch_loss = resume
+        .as_ref()
+        .and_then(|(_, c)| c.meta["last_epoch_loss"].as_f64())
+        .unwrap_or(f64::NAN);
     let mut knn = (f64::NAN, f64::NAN);
     for epoch in first_epoch..last_epoch {
         let mut epoch_loss = 0.0;
@@ -398,6 +451,18 @@ fn run<N: Net<D>, D: TrainDevice>(
         ckpt.try_save(&run_dir.join("checkpoint"))?;
     }
     progress.finish();
+    if first_epoch == last_epoch {
+        let scores = try_knn(
+            &net,
+            &dev,
+            &data.train,
+            &data.test,
+            data.size,
+            &[1, config.knn_k],
+            config.knn_temperature,
+        )?;
+        knn = (scores[1].top1 * 100.0, scores[0].top1 * 100.0);
+    }
     let seconds = started.elapsed().as_secs_f64();
     let linear_top1 = if config.linear_probe {
         let probe = LinearProbeConfig {

@@ -178,8 +178,13 @@ fn idx_train_and_test_sizes_must_agree() {
     )
     .unwrap();
     let e = err_of(&format!("idx:{}", d.path().display()));
+    let t10k = d.path().join("t10k-images-idx3-ubyte");
     assert!(
-        e.contains("IDX test image size (t10k vs train): expected 5x4, found 6x4"),
+        e.contains(&format!(
+            "invalid IDX image size = 6x4: {}: the test images must have the size of the \
+             training images, 5x4",
+            t10k.display()
+        )),
         "{e}"
     );
 }

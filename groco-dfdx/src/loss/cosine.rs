@@ -1,6 +1,7 @@
 //! Cosine-similarity building blocks on host rows: z = x / max(‖x‖, ε) with ε = 1e-8 (as
 //! `torch.nn.functional.normalize` and the reference losses compute it), its backward, and dot
-//! products.
+//! products. A row whose ‖x‖² overflows the float type is normalised as y / ‖y‖ with
+//! y = x / max|x|, the same direction, instead of collapsing to zero.
 //!
 //! Backward of the normalisation (PyTorch's subgradient at the clamp, which passes the gradient
 //! when ‖x‖ ≥ ε): dx = (dz − z·(z·dz)) / ‖x‖ when ‖x‖ ≥ ε, and dx = dz / ε otherwise.
@@ -43,6 +44,21 @@ impl<F: LossFloat> Normalized<F> {
             .with_min_len(min_len)
             .for_each(|((xr, zr), (iv, cl))| {
                 let norm = dot(xr, xr).sqrt();
+                if !norm.is_finite() {
+                    // ‖x‖² overflows F (|x| beyond about 1e19 in f32; the inputs are finite):
+                    // normalise x / max|x| instead, which has the same direction.
+                    let m = xr.iter().fold(F::zero(), |a, &v| a.max(v.abs()));
+                    let r = xr
+                        .iter()
+                        .fold(F::zero(), |a, &v| a + (v / m) * (v / m))
+                        .sqrt();
+                    *cl = false;
+                    *iv = F::one() / (m * r); // 0 if m·r overflows too: a vanishing gradient
+                    for (o, &v) in zr.iter_mut().zip(xr) {
+                        *o = (v / m) / r;
+                    }
+                    return;
+                }
                 *cl = norm < eps;
                 let den = norm.max(eps);
                 *iv = F::one() / den;

@@ -62,7 +62,7 @@ impl Default for GrocoConfig {
 /// The GroCo loss of V ≥ 2 views, each `(B, D)` (the projection head's outputs for V
 /// augmentations of the same B images), as a scalar on the views' merged tape.
 ///
-/// Errors: fewer than 2 views, views of different shapes, B or D = 0, `topk_neg` outside
+/// Errors: fewer than 2 views, views of different shapes, B < 2 or D = 0, `topk_neg` outside
 /// 1..=B−1, `n_pos_augs` outside 2..=V, a NaN/±inf input, an invalid steepness or art_lambda.
 ///
 /// The loss is one op: its forward computes everything on the host (on `Cuda` the views are

@@ -63,6 +63,13 @@ pub(crate) fn check_config(
             "must be between 2 and the number of views",
         ));
     }
+    if rows < 2 {
+        return Err(Error::shape(
+            OP,
+            "views of at least 2 rows (the negatives of a row are the other rows)",
+            format!("{rows} row"),
+        ));
+    }
     let k = config.topk_neg;
     if k == 0 || k > rows - 1 {
         let reason = "must be between 1 and B - 1 (the other rows of the batch are the negatives)";

@@ -112,6 +112,11 @@ fn read_set(dir: &Path, files: &[String], variant: Variant) -> Result<ImageSet> 
         let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         parse_records(&path, &data, variant, &mut pixels, &mut labels)?;
     }
+    into_set(pixels, labels, variant)
+}
+
+/// The image set of records parsed by [`parse_records`], with the class names of `variant`.
+pub(crate) fn into_set(pixels: Vec<u8>, labels: Vec<u16>, variant: Variant) -> Result<ImageSet> {
     let set = ImageSet::try_new(pixels, labels, 3, 32, 32, variant.classes())?;
     match variant {
         Variant::Cifar10 => set.try_with_class_names(variant.class_names()),

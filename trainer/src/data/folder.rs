@@ -105,7 +105,14 @@ fn decode_all(files: &[PathBuf], size: u32, threads: usize) -> Result<Vec<u8>> {
 fn load_split(split_dir: &Path, classes: &[String], size: u32, threads: usize) -> Result<ImageSet> {
     let mut files = Vec::new();
     let mut labels = Vec::new();
-    for (name, dir) in class_dirs(split_dir)? {
+    let dirs = class_dirs(split_dir)?;
+    if dirs.is_empty() {
+        return Err(Error::MissingDataset {
+            dir: split_dir.into(),
+            expected: vec!["<class>/*.{jpg,jpeg,png} subfolders".into()],
+        });
+    }
+    for (name, dir) in dirs {
         let Some(label) = classes.iter().position(|c| *c == name) else {
             return Err(Error::config(
                 "class folder",
@@ -146,12 +153,6 @@ pub(crate) fn load_dir(dir: &Path, size: usize, threads: usize) -> Result<(Image
         });
     }
     let classes: Vec<String> = class_dirs(&train)?.into_iter().map(|(n, _)| n).collect();
-    if classes.is_empty() {
-        return Err(Error::MissingDataset {
-            dir: train,
-            expected: vec!["<class>/*.{jpg,jpeg,png} subfolders".into()],
-        });
-    }
     if classes.len() > usize::from(u16::MAX) {
         return Err(Error::config("class count", classes.len(), "at most 65535"));
     }

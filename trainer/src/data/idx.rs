@@ -81,7 +81,18 @@ pub(crate) fn parse_idx<'a>(
 /// Reads one images/labels pair.
 fn load_pair(images: &Path, labels: &Path) -> Result<(Vec<u8>, Vec<u16>, usize, usize)> {
     let img_data = read_maybe_gz(images)?;
-    let (dims, pixels) = parse_idx(images, &img_data, IMAGES_MAGIC, 3)?;
+    let lab_data = read_maybe_gz(labels)?;
+    parse_pair(images, &img_data, labels, &lab_data)
+}
+
+/// Parses one images/labels pair already in memory (decompressed): (pixels, labels, h, w).
+pub(crate) fn parse_pair(
+    images: &Path,
+    img_data: &[u8],
+    labels: &Path,
+    lab_data: &[u8],
+) -> Result<(Vec<u8>, Vec<u16>, usize, usize)> {
+    let (dims, pixels) = parse_idx(images, img_data, IMAGES_MAGIC, 3)?;
     let (n, h, w) = (dims[0], dims[1], dims[2]);
     if n > 0 && (h == 0 || w == 0) {
         return Err(Error::config(
@@ -90,8 +101,7 @@ fn load_pair(images: &Path, labels: &Path) -> Result<(Vec<u8>, Vec<u16>, usize, 
             format!("{}: images must be non-empty", images.display()),
         ));
     }
-    let lab_data = read_maybe_gz(labels)?;
-    let (ldims, labs) = parse_idx(labels, &lab_data, LABELS_MAGIC, 1)?;
+    let (ldims, labs) = parse_idx(labels, lab_data, LABELS_MAGIC, 1)?;
     if ldims[0] != n {
         return Err(Error::CountMismatch {
             images_path: images.into(),
@@ -128,11 +138,14 @@ pub(crate) fn load_dir(dir: &Path) -> Result<(ImageSet, ImageSet)> {
     let (trp, trl, h, w) = load_pair(&paths[0], &paths[1])?;
     let (tep, tel, th, tw) = load_pair(&paths[2], &paths[3])?;
     if (th, tw) != (h, w) && !tel.is_empty() && !trl.is_empty() {
-        return Err(Error::ShapeMismatch {
-            what: "IDX test image size (t10k vs train)",
-            expected: format!("{h}x{w}"),
-            found: format!("{th}x{tw}"),
-        });
+        return Err(Error::config(
+            "IDX image size",
+            format!("{th}x{tw}"),
+            format!(
+                "{}: the test images must have the size of the training images, {h}x{w}",
+                paths[2].display()
+            ),
+        ));
     }
     if trl.is_empty() || tel.is_empty() {
         let empty = if trl.is_empty() { &paths[0] } else { &paths[2] };

@@ -7,6 +7,7 @@
 
 mod cifar;
 mod folder;
+pub mod fuzzing;
 mod idx;
 mod mnist5k;
 pub mod resize;

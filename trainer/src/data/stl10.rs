@@ -65,8 +65,19 @@ pub(crate) fn parse_labels(path: &Path, data: &[u8]) -> Result<Vec<u16>> {
 
 fn labelled(dir: &Path, x: &str, y: &str) -> Result<ImageSet> {
     let (xp, yp) = (dir.join(x), dir.join(y));
-    let pixels = parse_images(&xp, read(&xp)?)?;
-    let labels = parse_labels(&yp, &read(&yp)?)?;
+    let (images, labels) = (read(&xp)?, read(&yp)?);
+    parse_labelled(xp, images, yp, &labels)
+}
+
+/// A labelled split from the bytes of its `*_X.bin` (`images`) and `*_y.bin` (`labels`) files.
+pub(crate) fn parse_labelled(
+    xp: PathBuf,
+    images: Vec<u8>,
+    yp: PathBuf,
+    labels: &[u8],
+) -> Result<ImageSet> {
+    let pixels = parse_images(&xp, images)?;
+    let labels = parse_labels(&yp, labels)?;
     if labels.len() != pixels.len() / RECORD {
         return Err(Error::CountMismatch {
             images_path: xp,
