@@ -144,10 +144,11 @@ impl MetricsLog {
         Ok(MetricsLog { path, file })
     }
 
-    /// Opens `dir/metrics.jsonl` for a run resumed after `epochs_done` epochs, first rewriting it
-    /// (atomically) without what the interrupted run logged past its checkpoint: step records of
-    /// epoch `epochs_done` (0-based) or later, k-NN records after epoch `epochs_done` (1-based),
-    /// end-of-run records, and a torn last line. A missing log is created.
+    /// Opens `dir/metrics.jsonl` for a run starting after `epochs_done` checkpointed epochs (0 for
+    /// a fresh run), first rewriting it (atomically) without what an interrupted run logged past
+    /// that point: step records of epoch `epochs_done` (0-based) or later, k-NN records after
+    /// epoch `epochs_done` (1-based), end-of-run records, and a torn last line. With
+    /// `epochs_done` = 0 an existing log is emptied. A missing log is created.
     pub fn try_open_resumed(dir: &Path, epochs_done: usize) -> Result<Self, Error> {
         let path = dir.join("metrics.jsonl");
         if let Ok(text) = fs::read_to_string(&path) {
@@ -328,6 +329,9 @@ mod tests {
         assert_eq!(steps, [Some(0), Some(1), None, Some(2)]);
         assert_eq!(all[2]["knn_top1"], 50.0);
         assert_eq!(all[3]["loss"], 0.7);
+        // A fresh run over a log a killed run left before its first checkpoint empties it.
+        MetricsLog::try_open_resumed(dir.path(), 0).unwrap();
+        assert!(MetricsLog::try_read_all(dir.path()).unwrap().is_empty());
         // A fresh directory gets a fresh log.
         let empty = tempfile::tempdir().unwrap();
         MetricsLog::try_open_resumed(empty.path(), 3).unwrap();

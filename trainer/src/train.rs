@@ -342,12 +342,10 @@ fn run<N: Net<D>, D: TrainDevice>(
     if resume.is_none() {
         try_write_atomic(&run_dir.join("config.toml"), config.to_toml().as_bytes())?;
     }
-    let mut log = match resume {
-        // Records of the epoch the kill interrupted (and a torn last line) are dropped: the
-        // resumed run logs that epoch again.
-        Some(_) => MetricsLog::try_open_resumed(&run_dir, first_epoch)?,
-        None => MetricsLog::try_open(&run_dir)?,
-    };
+    // Records past the last checkpoint (the epoch a kill interrupted, a torn last line) are
+    // dropped: the resumed run logs that epoch again. A fresh run (first_epoch 0) into a
+    // directory a killed run left before its first checkpoint starts an empty log.
+    let mut log = MetricsLog::try_open_resumed(&run_dir, first_epoch)?;
 
     let recipe = augment_recipe(config, data.size, data.channels);
     let global = recipe.global_views;
