@@ -24,8 +24,12 @@
 //! steps with the cache on and checks that the resident set stays flat.
 #![deny(missing_docs)]
 
+mod constants;
 pub mod error;
 pub mod layers;
 pub mod loss;
+pub mod path;
+pub mod probe;
+pub mod transfer;
 
 pub use error::Error;

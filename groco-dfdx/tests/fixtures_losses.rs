@@ -3,7 +3,8 @@
 //! `GROCO_FIXTURES` is set, `$GROCO_FIXTURES/<kind>/`. Every file there must be a parsable case
 //! of that kind.
 //!
-//! Each case runs through [`groco_loss`] / [`nt_xent`] on `Cpu`: in f64 on an `OwnedTape` (loss
+//! Each case runs through [`groco_loss`] / [`nt_xent`] on `Cpu`, on the host path and on the
+//! device-resident path that `Cuda` runs (`CpuPath::Composed`): in f64 on an `OwnedTape` (loss
 //! and every gradient) and on a `NoneTape` (loss only, the forward-only path), and in f32 (inputs
 //! rounded). An element agrees when |got − want| <= rel·|want| + abs·scale, scale being the
 //! largest |want| in that row of that view:
@@ -25,6 +26,7 @@ use std::path::Path;
 use dfdx::prelude::*;
 use fixtures_util::{boolean, compare, count, dims, flat, number, read, sources, string};
 use groco_dfdx::loss::{groco_loss, nt_xent, GrocoConfig, LossDevice, LossFloat};
+use groco_dfdx::path::{with_cpu_path, CpuPath};
 use serde_json::Value;
 
 /// One parsed loss case: views (V × B × D), the reference loss and gradients, and how to run it.
@@ -38,7 +40,7 @@ struct Case {
 }
 
 /// A view on a tape.
-type Taped<F> = Tensor<(usize, usize), F, Cpu, OwnedTape<F, Cpu>>;
+type Taped<F, D> = Tensor<(usize, usize), F, D, OwnedTape<F, D>>;
 
 enum Op {
     Groco(GrocoConfig),
@@ -95,13 +97,12 @@ fn parse(v: &Value, kind: &str, file: &Path) -> Result<Case, String> {
     })
 }
 
-/// Runs `case` in `F` on `Cpu`; returns (taped loss, untaped loss, gradients), all as f64.
-fn run<F: LossFloat>(case: &Case) -> Result<(f64, f64, Vec<Vec<f64>>), String>
-where
-    Cpu: LossDevice<F>,
-{
-    let dev = Cpu::default();
-    let xs: Vec<Tensor<(usize, usize), F, Cpu>> = case
+/// Runs `case` in `F` on `dev`; returns (taped loss, untaped loss, gradients), all as f64.
+fn run<F: LossFloat, D: LossDevice<F>>(
+    dev: &D,
+    case: &Case,
+) -> Result<(f64, f64, Vec<Vec<f64>>), String> {
+    let xs: Vec<Tensor<(usize, usize), F, D>> = case
         .views
         .iter()
         .map(|v| {
@@ -111,7 +112,7 @@ where
             )
         })
         .collect();
-    let call = |views: Vec<Taped<F>>| match case.op {
+    let call = |views: Vec<Taped<F, D>>| match case.op {
         Op::Groco(cfg) => groco_loss(views, cfg),
         Op::NtXent(t) => {
             let mut it = views.into_iter();
@@ -124,23 +125,25 @@ where
         Op::NtXent(t) => nt_xent([xs[0].clone(), xs[1].clone()], t),
     }
     .map_err(|e| e.to_string())?;
-    let loss = taped.array().to_f64().unwrap();
+    let loss = taped.as_vec()[0].to_f64().unwrap();
     let grads = taped.backward();
-    let to64 = |t: Tensor<(usize, usize), F, Cpu>| {
+    let to64 = |t: Tensor<(usize, usize), F, D>| {
         t.as_vec()
             .iter()
             .map(|g| g.to_f64().unwrap())
             .collect::<Vec<f64>>()
     };
     let g = xs.iter().map(|x| to64(grads.get(x))).collect();
-    Ok((loss, untaped.array().to_f64().unwrap(), g))
+    Ok((loss, untaped.as_vec()[0].to_f64().unwrap(), g))
 }
 
-fn check<F: LossFloat>(case: &Case, rel: f64, abs: f64) -> Result<(), String>
-where
-    Cpu: LossDevice<F>,
-{
-    let (loss, loss_untaped, grads) = run::<F>(case)?;
+fn check<F: LossFloat, D: LossDevice<F>>(
+    dev: &D,
+    case: &Case,
+    rel: f64,
+    abs: f64,
+) -> Result<(), String> {
+    let (loss, loss_untaped, grads) = run::<F, D>(dev, case)?;
     compare("loss", &[loss], &[case.loss], 1, rel, abs)?;
     compare("loss (no tape)", &[loss_untaped], &[case.loss], 1, rel, abs)?;
     for (i, (g, w)) in grads.iter().zip(&case.grads).enumerate() {
@@ -149,8 +152,12 @@ where
     Ok(())
 }
 
-/// Runs every case of `kind`; prints counts per configuration and fails on any problem.
-fn run_kind(kind: &str, label: impl Fn(&Case) -> String) {
+/// Runs every case of `kind` on `dev`; prints counts per configuration and fails on any problem.
+fn run_kind<D: LossDevice<f32> + LossDevice<f64>>(
+    dev: &D,
+    kind: &str,
+    label: impl Fn(&Case) -> String,
+) {
     let mut failures = Vec::new();
     // label -> [f64 checked, f64 agreed, f32 checked, f32 agreed]
     let mut counts: BTreeMap<String, [usize; 4]> = BTreeMap::new();
@@ -170,12 +177,12 @@ fn run_kind(kind: &str, label: impl Fn(&Case) -> String) {
         };
         let entry = counts.entry(label(&case)).or_default();
         entry[0] += 1;
-        match check::<f64>(&case, 1e-9, 1e-11) {
+        match check::<f64, D>(dev, &case, 1e-9, 1e-11) {
             Ok(()) => entry[1] += 1,
             Err(e) => failures.push(format!("{} (f64): {e}", file.display())),
         }
         entry[2] += 1;
-        match check::<f32>(&case, 1e-3, 1e-3) {
+        match check::<f32, D>(dev, &case, 1e-3, 1e-3) {
             Ok(()) => entry[3] += 1,
             Err(e) => failures.push(format!("{} (f32): {e}", file.display())),
         }
@@ -192,9 +199,8 @@ fn run_kind(kind: &str, label: impl Fn(&Case) -> String) {
     );
 }
 
-#[test]
-fn groco_fixtures() {
-    run_kind("groco", |c| match &c.op {
+fn groco_label(c: &Case) -> String {
+    match &c.op {
         Op::Groco(g) => format!(
             "{} {} V={} P={} {}",
             g.network,
@@ -208,13 +214,48 @@ fn groco_fixtures() {
             }
         ),
         Op::NtXent(_) => unreachable!("parsed from the groco folder"),
-    });
+    }
+}
+
+fn nt_xent_label(c: &Case) -> String {
+    match c.op {
+        Op::NtXent(t) => format!("temperature {t}"),
+        Op::Groco(_) => unreachable!("parsed from the nt_xent folder"),
+    }
+}
+
+#[test]
+fn groco_fixtures() {
+    run_kind(&Cpu::default(), "groco", groco_label);
 }
 
 #[test]
 fn nt_xent_fixtures() {
-    run_kind("nt_xent", |c| match c.op {
-        Op::NtXent(t) => format!("temperature {t}"),
-        Op::Groco(_) => unreachable!("parsed from the nt_xent folder"),
+    run_kind(&Cpu::default(), "nt_xent", nt_xent_label);
+}
+
+/// The device-resident path (what `Cuda` runs), here on `Cpu`.
+#[test]
+fn groco_fixtures_device_resident() {
+    with_cpu_path(CpuPath::Composed, || {
+        run_kind(&Cpu::default(), "groco", groco_label)
     });
+}
+
+/// The device-resident path (what `Cuda` runs), here on `Cpu`.
+#[test]
+fn nt_xent_fixtures_device_resident() {
+    with_cpu_path(CpuPath::Composed, || {
+        run_kind(&Cpu::default(), "nt_xent", nt_xent_label)
+    });
+}
+
+/// The same cases and tolerances through `Cuda` (feature `cuda`); see `cuda_or_skip`.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_loss_fixtures() {
+    if let Some(dev) = fixtures_util::cuda_or_skip(2, "groco and nt_xent fixtures") {
+        run_kind(&dev, "groco", groco_label);
+        run_kind(&dev, "nt_xent", nt_xent_label);
+    }
 }

@@ -10,6 +10,7 @@ use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef,
 };
 use dfdx::prelude::*;
+use groco_dfdx::transfer::download_scalar;
 
 /// Which update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,49 +59,64 @@ impl<D: Device<f32>> Optimizer<D> {
         }
     }
 
-    /// Applies one update to every trainable tensor of `model` with rate `lr`.
-    /// Tensors with no gradient are left unchanged (and counted in no norm).
+    /// Applies one update to every trainable tensor of `model` with rate `lr`, on the device
+    /// (nothing is copied to the host). Tensors with no gradient are left unchanged.
     pub fn try_step<M: TensorCollection<f32, D>>(
         &mut self,
         model: &mut M,
         grads: &Gradients<f32, D>,
         lr: f32,
-    ) -> Result<StepStats, D::Err> {
+    ) -> Result<(), D::Err> {
         let mut visitor = Update {
             opt: self,
             grads,
             lr,
             index: 0,
-            grad_sq: 0.0,
-            finite: true,
         };
         M::iter_tensors(&mut RecursiveWalker {
             m: model,
             f: &mut visitor,
         })?;
-        Ok(StepStats {
-            grad_norm: visitor.grad_sq.sqrt(),
-            finite: visitor.finite,
-        })
+        Ok(())
     }
 
-    /// Like [`Optimizer::try_step`], but first checks the global gradient norm and leaves
-    /// everything untouched (returning `None`) if it is not finite.
+    /// Σ g² over every trainable tensor's gradient, as one scalar on the device (a single
+    /// reduction per tensor, no copy to the host). Non-finite when any gradient value is;
+    /// `None` when the model has no trainable tensor.
+    pub fn try_grad_sq<M: TensorCollection<f32, D>>(
+        &self,
+        model: &M,
+        grads: &Gradients<f32, D>,
+    ) -> Result<Option<Tensor<Rank0, f32, D>>, D::Err> {
+        let mut norm = GradNorm { grads, sq: None };
+        M::iter_tensors(&mut RecursiveWalker {
+            m: model,
+            f: &mut norm,
+        })?;
+        Ok(norm.sq)
+    }
+
+    /// Like [`Optimizer::try_step`], but first checks the global gradient norm (one scalar
+    /// copied to the host) and leaves everything untouched (returning `None`) if it is not
+    /// finite.
     pub fn try_step_checked<M: TensorCollection<f32, D>>(
         &mut self,
         model: &mut M,
         grads: &Gradients<f32, D>,
         lr: f32,
     ) -> Result<Option<StepStats>, D::Err> {
-        let mut norm = GradNorm { grads, sq: 0.0 };
-        M::iter_tensors(&mut RecursiveWalker {
-            m: &*model,
-            f: &mut norm,
-        })?;
-        if !norm.sq.is_finite() {
+        let sq = match self.try_grad_sq(model, grads)? {
+            Some(sq) => download_scalar(&sq, "gradient norm") as f64,
+            None => 0.0,
+        };
+        if !sq.is_finite() {
             return Ok(None);
         }
-        self.try_step(model, grads, lr).map(Some)
+        self.try_step(model, grads, lr)?;
+        Ok(Some(StepStats {
+            grad_norm: sq.sqrt(),
+            finite: true,
+        }))
     }
 
     /// The momentum buffers as host vectors (empty where a tensor has not been updated yet).
@@ -130,7 +146,7 @@ impl<D: Device<f32>> Optimizer<D> {
 
 struct GradNorm<'a, D: Device<f32>> {
     grads: &'a Gradients<f32, D>,
-    sq: f64,
+    sq: Option<Tensor<Rank0, f32, D>>,
 }
 
 impl<D: Device<f32>> TensorVisitor<f32, D> for GradNorm<'_, D> {
@@ -145,13 +161,11 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for GradNorm<'_, D> {
         p: &Tensor<S, f32, D>,
     ) -> Result<Option<Tensor<S, f32, D>>, D::Err> {
         if opts.do_gradient_update {
-            self.sq += self
-                .grads
-                .get(p)
-                .as_vec()
-                .iter()
-                .map(|g| (*g as f64) * (*g as f64))
-                .sum::<f64>();
+            let sq = self.grads.get(p).try_square()?.try_sum::<Rank0, _>()?;
+            self.sq = Some(match self.sq.take() {
+                Some(acc) => acc.try_add(sq)?,
+                None => sq,
+            });
         }
         Ok(None)
     }
@@ -162,8 +176,6 @@ struct Update<'a, D: Device<f32>> {
     grads: &'a Gradients<f32, D>,
     lr: f32,
     index: usize,
-    grad_sq: f64,
-    finite: bool,
 }
 
 impl<D: Device<f32>> TensorVisitor<f32, D> for Update<'_, D> {
@@ -189,35 +201,20 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Update<'_, D> {
         let n = shape.num_elements();
         let g = self.grads.get(p).try_reshape_like(&(n,))?;
         let w = p.clone().try_reshape_like(&(n,))?;
-        let g_sq = g.clone().try_square()?.try_sum()?.as_vec()[0] as f64;
-        if !g_sq.is_finite() {
-            self.finite = false;
-        }
-        self.grad_sq += g_sq;
         let c = self.opt.config;
         let is_vector = S::NUM_DIMS <= 1;
         let (wd, trust) = match c.rule {
-            Rule::Sgd => (c.weight_decay, 1.0f32),
-            Rule::Lars if is_vector => (0.0, 1.0),
-            Rule::Lars => {
-                let w_norm = w.clone().try_square()?.try_sum()?.as_vec()[0].sqrt();
-                let g_norm = (g_sq as f32).sqrt();
-                let denom = g_norm + c.weight_decay * w_norm;
-                let trust = if w_norm > 0.0 && denom > 0.0 {
-                    c.lars_eta * w_norm / denom
-                } else {
-                    1.0
-                };
-                (c.weight_decay, trust)
-            }
+            Rule::Sgd => (c.weight_decay, None),
+            Rule::Lars if is_vector => (0.0, None),
+            Rule::Lars => (c.weight_decay, Some(lars_trust(&w, &g, c)?)),
         };
         let mut d = if wd != 0.0 {
             g.try_add(w.clone().try_mul(wd)?)?
         } else {
             g
         };
-        if trust != 1.0 {
-            d = d.try_mul(trust)?;
+        if let Some(trust) = trust {
+            d = d.try_mul(trust.try_broadcast_like(&(n,))?)?;
         }
         let m = match self.opt.momenta[slot].take() {
             Some(m) if c.momentum != 0.0 => m.try_mul(c.momentum)?.try_add(d)?,
@@ -228,6 +225,23 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Update<'_, D> {
         *p = updated.try_reshape_like(&shape)?;
         Ok(None)
     }
+}
+
+/// LARS's trust ratio η‖p‖ / (‖g‖ + wd‖p‖), 1 when ‖p‖ or the denominator is not > 0, as a
+/// scalar on the device.
+fn lars_trust<D: Device<f32>>(
+    w: &Tensor<(usize,), f32, D>,
+    g: &Tensor<(usize,), f32, D>,
+    c: OptimizerConfig,
+) -> Result<Tensor<Rank0, f32, D>, D::Err> {
+    let norm =
+        |t: &Tensor<(usize,), f32, D>| t.clone().try_square()?.try_sum::<Rank0, _>()?.try_sqrt();
+    let (w_norm, g_norm) = (norm(w)?, norm(g)?);
+    let denom = g_norm.try_add(w_norm.clone().try_mul(c.weight_decay)?)?;
+    let ok = bool_and(&w_norm.try_gt(0.0)?, &denom.try_gt(0.0)?);
+    let ratio = w_norm.try_mul(c.lars_eta)?.try_div(denom)?;
+    let one = w.device().try_zeros::<Rank0>()?.try_add(1.0)?;
+    ok.try_choose(ratio, one)
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 //! kernels); on `Cpu` it serves as an independent reference for the fast kernels.
 //!
 //! - conv: append one zero pixel per channel (`concat_along`), gather the im2col matrix with
-//!   `gather` (padding taps read the zero pixel), then one (batched, for groups) `matmul`;
+//!   `gather` (padding taps read the zero pixel; the index table is built once per shape and
+//!   kept on the device, see `index_cache`), then one (batched, for groups) `matmul`. On a tape,
+//!   [`super::conv2d_recompute`] keeps only the layer's input for the backward and gathers the im2col
+//!   matrix again there, so at most one layer's im2col matrix is alive at a time;
 //! - batch norm: mean and biased variance over `(H, W, B)` per channel with `mean`, running
 //!   statistics updated with `axpy` exactly as PyTorch does;
 //! - pooling: the same gather, then `max` or `mean` over the taps (padding reads `-inf` for max,
@@ -11,6 +14,7 @@
 
 use dfdx::prelude::*;
 
+use super::index_cache::{cached_gather_table, key, GatherTable};
 use super::{Activation, BnParams, ConvGeom, Dims, LayerFloat, PoolGeom, PoolKind, Weight4};
 use crate::Error;
 
@@ -23,68 +27,40 @@ fn dev_err<X, Er: std::fmt::Debug>(r: Result<X, Er>) -> Res<X> {
     r.map_err(Error::device)
 }
 
-/// Index tensor `(C, K*K*OH*OW)` for `gather` on `(C, H*W + 1, B)`: tap-major, padding taps read
-/// the appended pixel `H*W`.
-fn gather_index<E: Dtype, D: Device<E> + ZerosTensor<usize> + CopySlice<usize>>(
-    dev: &D,
-    d: Dims,
-    k: usize,
-    win: super::Window,
-    oh: usize,
-    ow: usize,
-) -> Res<Tensor<(usize, usize), usize, D>> {
-    let pad_pixel = d.h * d.w;
-    let mut table = Vec::with_capacity(k * k * oh * ow);
-    for ki in 0..k {
-        for kj in 0..k {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    table.push(match (win.source(oy, ki, d.h), win.source(ox, kj, d.w)) {
-                        (Some(iy), Some(ix)) => iy * d.w + ix,
-                        _ => pad_pixel,
-                    });
-                }
-            }
-        }
-    }
-    let z = table.len();
-    let mut idx = Vec::with_capacity(d.c * z);
-    for _ in 0..d.c {
-        idx.extend_from_slice(&table);
-    }
-    // zeros_like + copy_from rather than tensor_from_vec: see the crate docs on dfdx's cache
-    let mut t = dev_err(dev.try_zeros_like(&(d.c, z)))?;
-    t.copy_from(&idx);
-    Ok(t)
-}
-
-/// `(C, K*K*OH*OW, B)`: every window tap of every output pixel, padding filled with `pad`.
-fn gather_windows<
-    E: LayerFloat,
-    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
-    T: Tape<E, D>,
->(
+/// `(C, K*K*OH*OW, B)`: every window tap of every output pixel gathered with `table`, padding
+/// filled with `pad`. The pad pixel is a device memset (plus a scalar add when `pad` is not 0):
+/// dfdx's `ones_like` on `Cuda` would upload a host buffer of ones at every call.
+fn gather_windows<E: LayerFloat, D: Device<E> + ZerosTensor<usize> + CopySlice<usize>, T>(
     x: Activation<E, D, T>,
-    k: usize,
-    win: super::Window,
-    oh: usize,
-    ow: usize,
+    table: GatherTable<D>,
     pad: E,
-) -> Res<Windows<E, D, T>> {
+) -> Result<Windows<E, D, T>, D::Err>
+where
+    T: Tape<E, D>,
+{
     let d = Dims::of(&x);
     let dev = x.device().clone();
-    let x = dev_err(x.try_reshape_like(&(d.c, d.h * d.w, d.b)))?;
-    let pad_pixel = dev_err(dev.try_ones_like(&(d.c, 1usize, d.b)))?;
-    let pad_pixel = dev_err(pad_pixel.try_mul(pad))?;
-    let xp = dev_err((x, pad_pixel).try_concat_along(Axis::<1>))?;
-    let idx = gather_index(&dev, d, k, win, oh, ow)?;
-    dev_err(xp.try_gather(idx))
+    let x = x.try_reshape_like(&(d.c, d.h * d.w, d.b))?;
+    let mut pad_pixel = dev.try_zeros_like(&(d.c, 1usize, d.b))?;
+    if pad != E::zero() {
+        pad_pixel = pad_pixel.try_add(pad)?;
+    }
+    let xp = (x, pad_pixel).try_concat_along(Axis::<1>)?;
+    xp.try_gather(table)
+}
+
+/// The gather table of a convolution.
+pub(crate) fn conv_table<E: Dtype, D>(dev: &D, x: Dims, g: &ConvGeom) -> Res<GatherTable<D>>
+where
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize> + 'static,
+{
+    cached_gather_table::<E, D>(dev, key(x, g.window, g.oh, g.ow))
 }
 
 /// Convolution (see the module docs). `w` is `(O, C/G, K, K)`, `bias` `(O,)`.
 pub fn conv2d<
     E: LayerFloat,
-    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize> + 'static,
     T: Tape<E, D>,
 >(
     x: Activation<E, D, T>,
@@ -92,22 +68,35 @@ pub fn conv2d<
     bias: Option<&Tensor<(usize,), E, D>>,
     g: &ConvGeom,
 ) -> Res<Activation<E, D, T>> {
-    let k = g.window.kernel;
+    let table = conv_table::<E, D>(x.device(), Dims::of(&x), g)?;
+    dev_err(conv2d_with_table(x, w, bias, g, table))
+}
+
+/// [`conv2d`] with its gather table at hand.
+pub(crate) fn conv2d_with_table<E: LayerFloat, D, T: Tape<E, D>>(
+    x: Activation<E, D, T>,
+    w: &Weight4<E, D>,
+    bias: Option<&Tensor<(usize,), E, D>>,
+    g: &ConvGeom,
+    table: GatherTable<D>,
+) -> Result<Activation<E, D, T>, D::Err>
+where
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
+{
     let n = g.cols();
-    let col = gather_windows(x, k, g.window, g.oh, g.ow, E::zero())?; // (C, KK*S', B)
+    let col = gather_windows(x, table, E::zero())?; // (C, KK*S', B)
     let (gr, og) = (g.group_rows(), g.out_channels / g.groups);
-    let col = dev_err(col.try_reshape_like(&(g.groups, gr, n)))?;
-    let w = dev_err(w.retaped::<T>().try_reshape_like(&(g.groups, og, gr)))?;
-    let out = dev_err(w.try_matmul(col))?; // (G, OG, n)
-    let mut out = dev_err(out.try_reshape_like(&(g.out_channels, n)))?;
+    let col = col.try_reshape_like(&(g.groups, gr, n))?;
+    let w = w.retaped::<T>().try_reshape_like(&(g.groups, og, gr))?;
+    let out = w.try_matmul(col)?; // (G, OG, n)
+    let mut out = out.try_reshape_like(&(g.out_channels, n))?;
     if let Some(b) = bias {
-        let b = dev_err(
-            b.retaped::<T>()
-                .try_broadcast_like::<_, Axis<1>>(&(g.out_channels, n)),
-        )?;
-        out = dev_err(out.try_add(b))?;
+        let b = b
+            .retaped::<T>()
+            .try_broadcast_like::<_, Axis<1>>(&(g.out_channels, n))?;
+        out = out.try_add(b)?;
     }
-    dev_err(out.try_reshape_like(&g.output().shape()))
+    out.try_reshape_like(&g.output().shape())
 }
 
 /// Train-mode batch norm (+ ReLU when `relu`), updating the running statistics.
@@ -191,7 +180,7 @@ pub fn batch_norm_eval<const C: usize, E: LayerFloat, D: Device<E>, T: Tape<E, D
 /// Max or average pooling.
 pub fn pool2d<
     E: LayerFloat,
-    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize> + 'static,
     T: Tape<E, D>,
 >(
     x: Activation<E, D, T>,
@@ -202,8 +191,9 @@ pub fn pool2d<
         PoolKind::Max => E::neg_infinity(),
         PoolKind::Avg => E::zero(),
     };
-    let taps = gather_windows(x, k, p.window, p.oh, p.ow, pad)?; // (C, KK*S', B)
     let d = p.input;
+    let table = cached_gather_table::<E, D>(x.device(), key(d, p.window, p.oh, p.ow))?;
+    let taps = dev_err(gather_windows(x, table, pad))?; // (C, KK*S', B)
     let s = p.oh * p.ow;
     let taps = dev_err(taps.try_reshape_like(&(d.c, k * k, s * d.b)))?;
     let out: Tensor<(usize, usize), E, D, T> = match p.kind {

@@ -1,11 +1,13 @@
-//! [`LayerDevice`]: which implementation each device runs. `Cpu` runs the hand-written kernels;
-//! `Cuda` (feature `cuda`) runs the compositions of dfdx ops in [`super::composed`].
+//! [`LayerDevice`]: which implementation each device runs. `Cpu` runs the hand-written kernels
+//! (or, with [`CpuPath::Composed`] selected on the thread, the device-generic code); `Cuda`
+//! (feature `cuda`) runs the compositions of dfdx ops in [`super::composed`], with the
+//! convolution recomputed in the backward ([`super::conv2d_recompute`]).
 
 use dfdx::prelude::*;
 
-#[cfg(feature = "cuda")]
 use super::composed;
 use super::{Activation, ConvGeom, ConvParams, LayerFloat, PoolGeom, Weight4};
+use crate::path::{cpu_path, CpuPath};
 use crate::Error;
 
 /// The batch norm parameters a train-mode forward reads and updates.
@@ -96,6 +98,11 @@ where
     }
 }
 
+/// Whether `Cpu` runs the device-generic code on this thread.
+fn composed_path() -> bool {
+    cpu_path() == CpuPath::Composed
+}
+
 macro_rules! cpu_layer_device {
     ($e:ty) => {
 impl LayerDevice<$e> for Cpu {
@@ -107,6 +114,9 @@ impl LayerDevice<$e> for Cpu {
         g: &ConvGeom,
         input_grad: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
+        if composed_path() {
+            return super::conv2d_recompute(x, w, bias, g);
+        }
         super::conv2d_cpu::conv2d(x, w, bias, g, input_grad)
     }
 
@@ -115,6 +125,9 @@ impl LayerDevice<$e> for Cpu {
         p: BnParams<'_, C, $e, Self>,
         relu: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
+        if composed_path() {
+            return composed::batch_norm_train(x, p, relu);
+        }
         let host = host_params(&p);
         let (mut rm, mut rv) = (p.running_mean.as_vec(), p.running_var.as_vec());
         let y = super::batch_norm_cpu::batch_norm_train(x, (p.scale, p.bias), host, (&mut rm, &mut rv), relu)?;
@@ -131,6 +144,10 @@ impl LayerDevice<$e> for Cpu {
         p: BnParams<'_, C, $e, Self>,
         relu: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
+        if composed_path() {
+            let z = super::conv2d_recompute(x, conv.0, conv.1, g)?;
+            return composed::batch_norm_train(z, p, relu);
+        }
         let host = host_params(&p);
         let (mut rm, mut rv) = (p.running_mean.as_vec(), p.running_var.as_vec());
         let bn = super::conv_bn_cpu::FusedBn { scale: p.scale, bias: p.bias, host, running: (&mut rm, &mut rv), relu };
@@ -141,14 +158,23 @@ impl LayerDevice<$e> for Cpu {
     }
 
     fn pool2d<T: Tape<$e, Self>>(x: Activation<$e, Self, T>, p: &PoolGeom) -> Result<Activation<$e, Self, T>, Error> {
+        if composed_path() {
+            return composed::pool2d(x, p);
+        }
         super::pool_cpu::pool2d(x, p)
     }
 
     fn global_avg_pool<T: Tape<$e, Self>>(x: Activation<$e, Self, T>) -> Result<Tensor<(usize, usize), $e, Self, T>, Error> {
+        if composed_path() {
+            return composed::global_avg_pool(x);
+        }
         super::pool_cpu::global_avg_pool(x)
     }
 
     fn flatten<T: Tape<$e, Self>>(x: Activation<$e, Self, T>) -> Result<Tensor<(usize, usize), $e, Self, T>, Error> {
+        if composed_path() {
+            return composed::flatten(x);
+        }
         super::pool_cpu::flatten(x)
     }
 }
@@ -170,7 +196,7 @@ impl LayerDevice<$e> for Cuda {
         g: &ConvGeom,
         _input_grad: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
-        composed::conv2d(x, w, bias, g)
+        super::conv2d_recompute(x, w, bias, g)
     }
 
     fn batch_norm_train<const C: usize, T: Tape<$e, Self>>(

@@ -6,7 +6,7 @@ use super::Dims;
 use crate::Error;
 
 /// Square window, stride and zero padding of a convolution or pooling layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Window {
     /// Kernel size `K` (the window is `K` x `K`).
     pub kernel: usize,

@@ -98,9 +98,7 @@ pub fn images_to_activation<E: LayerFloat, D: Device<E>>(
     }
     let mut buf = super::Scratch::take(images.len());
     transpose_into(images, &mut buf, b);
-    let mut x = dev.try_zeros_like(&dims.shape()).map_err(Error::device)?;
-    x.copy_from(&buf);
-    Ok(x)
+    crate::transfer::upload(dev, dims.shape(), &buf, "image batch")
 }
 
 /// The values of an [`Activation`] as a flat NCHW batch (the inverse of

@@ -56,9 +56,11 @@ mod flatten;
 pub mod gemm;
 mod geom;
 pub mod im2col;
+mod index_cache;
 mod layout;
 mod pool;
 mod pool_cpu;
+mod recompute;
 mod scratch;
 
 pub use batch_norm::{BatchNorm2d, BatchNormAct2d, BatchNormRelu2d};
@@ -69,6 +71,7 @@ pub use flatten::{try_flatten, try_global_avg_pool, Flatten, GlobalAvgPool};
 pub use geom::{ConvGeom, Window};
 pub use layout::{activation_to_images, images_to_activation, transpose_into, Activation, Dims};
 pub use pool::{try_pool2d, AvgPool2d, MaxPool2d, PoolGeom, PoolKind};
+pub use recompute::conv2d_recompute;
 pub use scratch::{LayerFloat, Scratch, ScratchPool};
 
 use dfdx::prelude::{Dtype, Storage};

@@ -1,9 +1,11 @@
-//! [`LossDevice`]: how the loss ops move data between a dfdx device and the host, where
-//! groco-core and the CPU kernels of this module run.
+//! [`LossDevice`]: where the loss ops run on a dfdx device, and how the host-side ops move data
+//! between the device and the host, where groco-core and the CPU kernels of this module run.
 //!
-//! Every loss op computes on the host: on `Cpu` that is the tensor's own memory (one `memcpy`
-//! in, one out); on `Cuda` (feature `cuda`) the inputs are copied to the host, the core runs
-//! there, and the outputs and input gradients are copied back. The copies are of the op's
+//! `groco_loss` and `nt_xent` run device-resident on `Cuda` (and on `Cpu` with
+//! [`CpuPath::Composed`]), see [`LossDevice::resident`]. The host ops compute on the host: on
+//! `Cpu` that is the tensor's own memory (one `memcpy` in, one out); on `Cuda` (feature `cuda`)
+//! the inputs are copied to the host, the core runs there, and the outputs and input gradients
+//! are copied back. The copies are of the op's
 //! inputs and outputs only (for `groco_loss`, V·B·D values each way), never of the B×B
 //! similarity matrices, which live on the host.
 
@@ -11,10 +13,16 @@ use dfdx::prelude::*;
 
 use super::LossFloat;
 use crate::layers::Scratch;
+use crate::path::{cpu_path, CpuPath};
 use crate::Error;
 
 /// A dfdx device the loss ops run on: `Cpu`, and `Cuda` with the `cuda` feature.
-pub trait LossDevice<F: LossFloat>: Device<F> {
+pub trait LossDevice<F: LossFloat>: Device<F> + 'static {
+    /// Whether the losses run device-resident here (`groco_resident`, `nt_xent_resident`)
+    /// rather than on host copies: always on `Cuda`, and on `Cpu` when the thread has selected
+    /// [`CpuPath::Composed`].
+    fn resident() -> bool;
+
     /// Copies the gradient buffer `grad` (row-major) into `dst`.
     fn grad_to_host(grad: &<Self as Storage<F>>::Vec, dst: &mut [F]) -> Result<(), Self::Err>;
 
@@ -36,6 +44,10 @@ fn add_scaled<F: LossFloat>(dst: &mut [F], scale: F, src: &[F]) {
 macro_rules! cpu_loss_device {
     ($f:ty) => {
         impl LossDevice<$f> for Cpu {
+            fn resident() -> bool {
+                cpu_path() == CpuPath::Composed
+            }
+
             fn grad_to_host(
                 grad: &<Self as Storage<$f>>::Vec,
                 dst: &mut [$f],
@@ -64,6 +76,10 @@ cpu_loss_device!(f64);
 macro_rules! cuda_loss_device {
     ($f:ty) => {
         impl LossDevice<$f> for Cuda {
+            fn resident() -> bool {
+                true
+            }
+
             fn grad_to_host(
                 grad: &<Self as Storage<$f>>::Vec,
                 dst: &mut [$f],

@@ -14,6 +14,7 @@ use groco_core::{Network, Relaxation};
 
 use super::device::LossDevice;
 use super::groco_host::groco_host;
+use super::groco_resident::groco_resident;
 use super::views::scalar_loss_op;
 use super::LossFloat;
 use crate::Error;
@@ -65,9 +66,11 @@ impl Default for GrocoConfig {
 /// Errors: fewer than 2 views, views of different shapes, B < 2 or D = 0, `topk_neg` outside
 /// 1..=B−1, `n_pos_augs` outside 2..=V, a NaN/±inf input, an invalid steepness or art_lambda.
 ///
-/// The loss is one op: its forward computes everything on the host (on `Cuda` the views are
-/// copied to the host and the gradients back, see [`LossDevice`]) and, on a tape, also the
-/// gradient, which the backward scales by the output's gradient.
+/// On `Cpu` the loss is one op: its forward computes everything on the host and, on a tape, also
+/// the gradient, which the backward scales by the output's gradient. On `Cuda` (and on `Cpu`
+/// with [`crate::path::CpuPath::Composed`]) it runs on the device, composed of dfdx ops, with
+/// only the core's row losses on the host: `(B, V·(k + P − 1))` selected similarities go down
+/// and their gradients come back up (see [`LossDevice::resident`]).
 ///
 /// ```
 /// use dfdx::prelude::*;
@@ -105,6 +108,9 @@ where
             views.len(),
             "the GroCo loss needs at least 2 views",
         ));
+    }
+    if D::resident() {
+        return groco_resident(views, &config);
     }
     scalar_loss_op("groco_loss", views, |v, want_grad| {
         groco_host(v, &config, want_grad)

@@ -78,6 +78,23 @@ pub(crate) fn check_config(
     Ok((p, k))
 }
 
+/// The core's row losses for the anchors of positives-eligible views (P − 1 positives) and of
+/// the other views (P positives), each with the k kept negatives.
+pub(crate) fn row_losses<F: LossFloat>(
+    config: &GrocoConfig,
+    p: usize,
+    k: usize,
+) -> Result<[GrocoRowLoss<F>; 2], Error> {
+    let sort = SortConfig {
+        network: config.network,
+        relaxation: config.relaxation,
+        steepness: cst::<F>(config.steepness),
+        art_lambda: cst::<F>(config.art_lambda),
+    };
+    let row_loss = |n_pos| GrocoRowLoss::try_new(n_pos, k, k, sort).map_err(core_error(OP));
+    Ok([row_loss(p - 1)?, row_loss(p)?])
+}
+
 /// The GroCo loss of `views` and, if `want_grad`, dL/dview.
 pub(crate) fn groco_host<F: LossFloat>(
     views: Views<'_, F>,
@@ -86,14 +103,7 @@ pub(crate) fn groco_host<F: LossFloat>(
 ) -> Result<HostLoss<F>, Error> {
     let (nv, b, d) = (views.data.len(), views.rows, views.cols);
     let (p, k) = check_config(config, nv, b)?;
-    let sort = SortConfig {
-        network: config.network,
-        relaxation: config.relaxation,
-        steepness: cst::<F>(config.steepness),
-        art_lambda: cst::<F>(config.art_lambda),
-    };
-    let row_loss = |n_pos| GrocoRowLoss::try_new(n_pos, k, k, sort).map_err(core_error(OP));
-    let (eligible, extra) = (row_loss(p - 1)?, row_loss(p)?);
+    let [eligible, extra] = row_losses(config, p, k)?;
     let z: Vec<Normalized<F>> = views.data.iter().map(|x| Normalized::new(x, d)).collect();
     let scale = F::one() / cst::<F>((b * nv) as f64);
     let mut dz: Vec<Scratch<F>> = (0..nv)

@@ -45,7 +45,10 @@ mod device;
 mod gram;
 mod groco;
 mod groco_host;
+mod groco_resident;
 mod nt_xent;
+mod nt_xent_resident;
+mod resident;
 pub mod sort_op;
 mod views;
 
@@ -54,6 +57,7 @@ pub use device::LossDevice;
 pub use groco::{groco_loss, GrocoConfig};
 pub use groco_core::{Network, Relaxation, SortConfig};
 pub use nt_xent::nt_xent;
+pub use resident::ResidentDevice;
 pub use sort_op::{diff_sort, diff_sort_values, soft_rank};
 
 use crate::layers::LayerFloat;

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use super::cosine::Normalized;
 use super::device::LossDevice;
 use super::gram::SymGram;
+use super::nt_xent_resident::nt_xent_resident;
 use super::views::{scalar_loss_op, HostLoss, Views};
 use super::{cst, LossFloat};
 use crate::layers::gemm::{gemm, MatRef};
@@ -58,6 +59,9 @@ where
             value: temperature.to_string(),
             reason,
         });
+    }
+    if D::resident() {
+        return nt_xent_resident(views.into(), temperature);
     }
     scalar_loss_op(OP, views.into(), |v, want_grad| {
         nt_xent_host(v, temperature, want_grad)

@@ -29,16 +29,26 @@ pub(crate) struct Views<'a, F> {
     pub cols: usize,
 }
 
-/// Runs `compute` on the host copies of `views` and puts the scalar result on their merged tape.
-/// Checks: at least one view, equal shapes, B ≥ 1, D ≥ 1, finite values.
-pub(crate) fn scalar_loss_op<B: Dim, C: Dim, F, D, T>(
+/// Views checked, made contiguous and taken off their tapes, which are merged into one.
+pub(crate) struct Taken<B: Dim, C: Dim, F: LossFloat, D: Storage<F>, T> {
+    /// The views, without tape.
+    pub xs: Vec<Tensor<(B, C), F, D>>,
+    /// The views' tapes, merged.
+    pub tape: T,
+    /// B.
+    pub rows: usize,
+    /// D.
+    pub cols: usize,
+}
+
+/// Checks: at least one view, equal shapes, B ≥ 1, D ≥ 1; then takes the views off their tapes.
+pub(crate) fn take_views<B: Dim, C: Dim, F, D, T>(
     op: &'static str,
     views: Vec<Tensor<(B, C), F, D, T>>,
-    compute: impl FnOnce(Views<'_, F>, bool) -> Result<HostLoss<F>, Error>,
-) -> Result<Tensor<Rank0, F, D, T>, Error>
+) -> Result<Taken<B, C, F, D, T>, Error>
 where
     F: LossFloat,
-    D: LossDevice<F>,
+    D: Device<F>,
     T: Tape<F, D>,
 {
     let Some(first) = views.first() else {
@@ -52,7 +62,6 @@ where
             format!("({b0}, {c0})"),
         ));
     }
-    let dev = first.device().clone();
     let mut tape = T::default();
     let mut xs = Vec::with_capacity(views.len());
     for (i, v) in views.into_iter().enumerate() {
@@ -69,6 +78,33 @@ where
         tape = tape.merge(t);
         xs.push(v);
     }
+    Ok(Taken {
+        xs,
+        tape,
+        rows: b0,
+        cols: c0,
+    })
+}
+
+/// Runs `compute` on the host copies of `views` and puts the scalar result on their merged tape.
+/// Checks: at least one view, equal shapes, B ≥ 1, D ≥ 1, finite values.
+pub(crate) fn scalar_loss_op<B: Dim, C: Dim, F, D, T>(
+    op: &'static str,
+    views: Vec<Tensor<(B, C), F, D, T>>,
+    compute: impl FnOnce(Views<'_, F>, bool) -> Result<HostLoss<F>, Error>,
+) -> Result<Tensor<Rank0, F, D, T>, Error>
+where
+    F: LossFloat,
+    D: LossDevice<F>,
+    T: Tape<F, D>,
+{
+    let Taken {
+        xs,
+        mut tape,
+        rows: b0,
+        cols: c0,
+    } = take_views(op, views)?;
+    let dev = xs[0].device().clone();
     let host: Vec<Scratch<F>> = xs.iter().map(read_host).collect();
     for (i, h) in host.iter().enumerate() {
         check_finite(op, &format!("views[{i}]"), h, c0)?;

@@ -181,7 +181,7 @@ mod tests {
             weight_decay: 1e-5,
             lars_eta: 0.02,
         });
-        let stats = opt.try_step(&mut m, &grads, 0.1).unwrap();
+        let stats = opt.try_step_checked(&mut m, &grads, 0.1).unwrap().unwrap();
         assert!(stats.finite && stats.grad_norm > 0.0, "{stats:?}");
     }
 
@@ -205,7 +205,7 @@ mod tests {
             weight_decay: 1e-5,
             lars_eta: 0.001,
         });
-        let stats = opt.try_step(&mut m, &grads, 0.1).unwrap();
+        let stats = opt.try_step_checked(&mut m, &grads, 0.1).unwrap().unwrap();
         assert!(stats.finite && stats.grad_norm > 0.0);
         let snap = crate::checkpoint::snapshot(&m).unwrap();
         assert!(
