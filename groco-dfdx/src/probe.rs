@@ -6,7 +6,7 @@
 //! driver does not have, it panics instead of returning an error. [`cuda_probe`] makes the same
 //! driver calls through cudarc's fallible `result` API first and turns every failure into a
 //! [`NoCuda`] whose `Display` is one human sentence (for example `no CUDA device: cuInit returned
-//! CUDA_ERROR_NO_DEVICE (100)`); [`try_open_cuda`] (feature `cuda`) builds the dfdx device only
+//! CUDA_ERROR_NO_DEVICE (100)`); `try_open_cuda` (feature `cuda`) builds the dfdx device only
 //! after the probe passed. Without the `cuda` feature every call answers
 //! [`NoCuda::NotBuilt`].
 //!

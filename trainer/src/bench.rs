@@ -136,6 +136,7 @@ impl NetTask for BenchTask {
                 global,
                 lr,
                 &mut stacked,
+                false,
             )?;
             if i >= self.warmup {
                 step_seconds.push(start.elapsed().as_secs_f64());
@@ -173,6 +174,7 @@ pub fn try_run_bench(args: &BenchArgs) -> Result<BenchResult> {
         batch_size: args.batch_size,
         loss: args.loss,
         dataset: args.dataset.clone(),
+        device: args.device,
         workers: 2,
         ..TrainConfig::default()
     };
@@ -224,8 +226,10 @@ pub fn report(args: &BenchArgs, r: &BenchResult) -> String {
     out
 }
 
-/// `trainer bench`: runs and prints.
+/// `trainer bench`: prints the device it picked and why, runs, and prints the timings.
 pub fn try_bench(args: &BenchArgs) -> Result<()> {
+    let device = crate::dispatch::try_resolve_device(args.device)?;
+    println!("device: {device}");
     let r = try_run_bench(args)?;
     println!("{}", report(args, &r));
     Ok(())

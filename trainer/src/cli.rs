@@ -88,7 +88,8 @@ pub struct TrainFlags {
     /// Seed for data order, augmentation and initialisation.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
-    /// Device.
+    /// Device: auto picks CUDA when this binary has `--features cuda` and a GPU answers, else
+    /// the CPU [default: auto].
     #[arg(long, value_enum)]
     pub device: Option<DeviceKind>,
     /// Run the online k-NN evaluation every N epochs (0: only at the end).
@@ -196,8 +197,9 @@ pub struct EncoderSource {
     /// Seed for the random initialisation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Device.
-    #[arg(long, value_enum, default_value = "cpu")]
+    /// Device: auto picks CUDA when this binary has `--features cuda` and a GPU answers, else
+    /// the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceKind,
 }
 
@@ -270,4 +272,8 @@ pub struct BenchArgs {
     /// Print the resident memory (VmRSS) after these timed steps, e.g. 100,2000.
     #[arg(long, value_name = "STEPS", value_delimiter = ',')]
     pub rss_at: Vec<usize>,
+    /// Device: auto picks CUDA when this binary has `--features cuda` and a GPU answers, else
+    /// the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceKind,
 }

@@ -50,14 +50,42 @@ impl EncoderKind {
     }
 }
 
-/// Which device runs the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// Which device runs the model: `auto` (the default) picks CUDA device 0 when the binary was
+/// built with `--features cuda` and the driver answers, else the CPU;
+/// [`crate::dispatch::try_resolve_device`] makes the choice and says why.
+///
+/// ```
+/// use trainer::config::{DeviceKind, TrainConfig};
+/// assert_eq!(TrainConfig::default().device, DeviceKind::Auto);
+/// let file = std::path::Path::new("c.toml");
+/// let o = TrainConfig::try_overrides_from_str("device = \"cpu\"", file).unwrap();
+/// assert_eq!(o.device, Some(DeviceKind::Cpu));
+/// assert_eq!(DeviceKind::Cuda.name(), "cuda");
+/// ```
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceKind {
+    /// CUDA device 0 when this binary has the `cuda` feature and a device answers, else the CPU.
+    #[default]
+    Auto,
     /// dfdx's `Cpu` device.
     Cpu,
-    /// dfdx's `Cuda` device (needs a build with `--features cuda`).
+    /// dfdx's `Cuda` device 0 (needs a build with `--features cuda` and a usable GPU; an error
+    /// otherwise, never a fallback).
     Cuda,
+}
+
+impl DeviceKind {
+    /// The kebab-case name used on the command line and in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Auto => "auto",
+            DeviceKind::Cpu => "cpu",
+            DeviceKind::Cuda => "cuda",
+        }
+    }
 }
 
 /// Which optimiser updates the weights.
@@ -173,7 +201,7 @@ impl Default for TrainConfig {
             eval_every: 10,
             log_every: 10,
             seed: 0,
-            device: DeviceKind::Cpu,
+            device: DeviceKind::Auto,
             linear_probe: false,
             linear_epochs: 100,
             workers: 1,
@@ -452,6 +480,12 @@ impl TrainConfig {
         };
         wanted.apply(&from_file);
         wanted.apply(flags);
+        // The device is where the run executes, not what it trains: a preset's default
+        // (`auto`) does not conflict with the device a checkpoint was saved with (runs saved
+        // before `auto` existed say `cpu`); only an explicit file or flag setting does.
+        if from_file.device.is_none() && flags.device.is_none() {
+            wanted.device = self.device;
+        }
         let (Ok(serde_json::Value::Object(saved)), Ok(serde_json::Value::Object(asked))) =
             (serde_json::to_value(self), serde_json::to_value(&wanted))
         else {
@@ -673,6 +707,63 @@ mod tests {
         let c = TrainConfig::try_preset("cifar10-resnet18").unwrap();
         let back: TrainConfig = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn device_defaults_to_auto_everywhere_and_cpu_configs_still_parse() {
+        assert_eq!(TrainConfig::default().device, DeviceKind::Auto);
+        for name in PRESETS {
+            assert_eq!(
+                TrainConfig::try_preset(name).unwrap().device,
+                DeviceKind::Auto
+            );
+        }
+        // A config.toml written before `auto` existed.
+        let saved = TrainConfig {
+            device: DeviceKind::Cpu,
+            ..TrainConfig::default()
+        };
+        let text = saved.to_toml();
+        assert!(text.contains("device = \"cpu\""), "{text}");
+        let back: TrainConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, saved);
+        let auto = TrainConfig::default().to_toml();
+        assert!(auto.contains("device = \"auto\""), "{auto}");
+        let (_d, path) = write_temp("device = \"gpu\"\n");
+        let err = try_resolve(None, Some(&path), &ConfigOverrides::default()).unwrap_err();
+        let err = err.to_string();
+        assert!(err.contains("gpu") && err.contains("auto"), "{err}");
+    }
+
+    #[test]
+    fn a_cpu_checkpoint_resumes_under_a_preset_but_not_under_another_device_flag() {
+        let saved = TrainConfig {
+            device: DeviceKind::Cpu,
+            ..TrainConfig::default()
+        };
+        let ckpt = Path::new("run/checkpoint");
+        let none = ConfigOverrides::default();
+        saved.try_check_resume(ckpt, None, None, &none).unwrap();
+        saved
+            .try_check_resume(ckpt, Some("mnist5k"), None, &none)
+            .unwrap();
+        let cpu = ConfigOverrides {
+            device: Some(DeviceKind::Cpu),
+            ..Default::default()
+        };
+        saved.try_check_resume(ckpt, None, None, &cpu).unwrap();
+        let cuda = ConfigOverrides {
+            device: Some(DeviceKind::Cuda),
+            ..Default::default()
+        };
+        let err = saved
+            .try_check_resume(ckpt, Some("mnist5k"), None, &cuda)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("device = \"cpu\"") && err.contains("\"cuda\""),
+            "{err}"
+        );
     }
 
     #[test]

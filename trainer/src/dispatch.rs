@@ -1,7 +1,16 @@
 //! Picks the device and the concrete network type (encoder × input channels) for a task at run
 //! time, and runs the task's generic body with them.
+//!
+//! [`try_resolve_device`] turns `auto`, `cpu` or `cuda` into a concrete device with the reason
+//! for the choice. The CUDA driver is asked once per process (`groco_dfdx::probe`, which never
+//! panics), so the line a command prints, the device a task runs on and what `summary.json`
+//! records agree.
+
+use std::fmt;
+use std::sync::OnceLock;
 
 use dfdx::prelude::*;
+use groco_dfdx::probe::{cuda_probe, CudaInfo, NoCuda};
 
 use crate::config::{DeviceKind, EncoderKind};
 use crate::error::{Error, Result};
@@ -16,6 +25,86 @@ pub trait NetTask {
     fn run<N: Net<D>, D: TrainDevice>(self, dev: D) -> Result<Self::Output>;
 }
 
+/// A concrete device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concrete {
+    /// dfdx's `Cpu`.
+    Cpu,
+    /// dfdx's `Cuda` on this ordinal.
+    Cuda(usize),
+}
+
+/// The device a [`DeviceKind`] resolved to, and why.
+///
+/// ```
+/// use trainer::config::DeviceKind;
+/// use trainer::dispatch::{try_resolve_device, Concrete};
+/// let cpu = try_resolve_device(DeviceKind::Cpu).unwrap();
+/// assert_eq!(cpu.to_string(), "cpu (as asked)");
+/// let auto = try_resolve_device(DeviceKind::Auto).unwrap();
+/// if cfg!(not(feature = "cuda")) {
+///     assert_eq!(auto.kind, Concrete::Cpu);
+///     assert_eq!(auto.reason, "auto: this binary was built without `--features cuda`");
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedDevice {
+    /// Which device.
+    pub kind: Concrete,
+    /// `cpu`, or the CUDA device with its name and memory (`cuda:0 NVIDIA H100 ..., 79.1 GiB`).
+    pub name: String,
+    /// Why it was picked: `as asked`, `auto: a CUDA device answered` or `auto: <why not CUDA>`.
+    pub reason: String,
+}
+
+impl fmt::Display for ResolvedDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name, self.reason)
+    }
+}
+
+/// What the CUDA driver said about device 0, asked once per process.
+fn cuda0() -> &'static std::result::Result<CudaInfo, NoCuda> {
+    static PROBE: OnceLock<std::result::Result<CudaInfo, NoCuda>> = OnceLock::new();
+    PROBE.get_or_init(|| cuda_probe(0))
+}
+
+/// Resolves `device` to a concrete device: `cpu` is the CPU; `cuda` is CUDA device 0 when it
+/// answers the driver, else an error naming cuda and the reason (one line, no fallback); `auto`
+/// is CUDA device 0 when this binary was built with `--features cuda` and the device answers,
+/// else the CPU. Never panics.
+pub fn try_resolve_device(device: DeviceKind) -> Result<ResolvedDevice> {
+    let resolved = |kind, name: String, reason: String| ResolvedDevice { kind, name, reason };
+    let cuda = |info: &CudaInfo| (Concrete::Cuda(info.ordinal), info.to_string());
+    match device {
+        DeviceKind::Cpu => Ok(resolved(Concrete::Cpu, "cpu".into(), "as asked".into())),
+        DeviceKind::Cuda => match cuda0() {
+            Ok(info) => {
+                let (kind, name) = cuda(info);
+                Ok(resolved(kind, name, "as asked".into()))
+            }
+            Err(why) => Err(unavailable(why)),
+        },
+        DeviceKind::Auto => match cuda0() {
+            Ok(info) => {
+                let (kind, name) = cuda(info);
+                Ok(resolved(kind, name, "auto: a CUDA device answered".into()))
+            }
+            Err(why) => Ok(resolved(
+                Concrete::Cpu,
+                "cpu".into(),
+                format!("auto: {why}"),
+            )),
+        },
+    }
+}
+
+fn unavailable(why: &NoCuda) -> Error {
+    Error::Device(format!(
+        "cuda was asked for but cannot be used: {why} (use --device cpu or --device auto)"
+    ))
+}
+
 /// Runs `task` on `device` (seeded with `seed`) with the `encoder` for `channels` input channels.
 pub fn try_dispatch<T: NetTask>(
     device: DeviceKind,
@@ -24,17 +113,28 @@ pub fn try_dispatch<T: NetTask>(
     channels: usize,
     task: T,
 ) -> Result<T::Output> {
-    match device {
-        DeviceKind::Cpu => with_net(Cpu::seed_from_u64(seed), encoder, channels, task),
+    match try_resolve_device(device)?.kind {
+        Concrete::Cpu => with_net(Cpu::seed_from_u64(seed), encoder, channels, task),
         #[cfg(feature = "cuda")]
-        DeviceKind::Cuda => {
-            let dev = Cuda::try_seed_from_u64(seed).map_err(|e| Error::Device(format!("{e:?}")))?;
+        Concrete::Cuda(ordinal) => {
+            // cudarc 0.9 unwraps some driver calls while dfdx builds the device; `try_open_cuda`
+            // turns such a panic into an error, and the silent hook keeps its message and
+            // backtrace off stderr, so the failure is the one `error:` line. Devices are opened
+            // before a task starts its worker threads.
+            let hook = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let opened = groco_dfdx::probe::try_open_cuda(ordinal, seed);
+            std::panic::set_hook(hook);
+            let dev = opened.map_err(|why| {
+                Error::Device(format!(
+                    "cuda:{ordinal} answered the driver, but {why} (use --device cpu)"
+                ))
+            })?;
             with_net(dev, encoder, channels, task)
         }
+        // Only a `cuda` build resolves to CUDA; kept so the match is total in every build.
         #[cfg(not(feature = "cuda"))]
-        DeviceKind::Cuda => Err(Error::Device(
-            "--device cuda needs a trainer built with `--features cuda`".into(),
-        )),
+        Concrete::Cuda(_) => Err(unavailable(&NoCuda::NotBuilt)),
     }
 }
 
@@ -54,5 +154,42 @@ fn with_net<D: TrainDevice, T: NetTask>(
             c,
             "the encoders take 1 or 3 channels",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_resolves_or_names_cuda_and_the_reason() {
+        let cpu = try_resolve_device(DeviceKind::Cpu).unwrap();
+        assert_eq!((cpu.kind, cpu.name.as_str()), (Concrete::Cpu, "cpu"));
+        let auto = try_resolve_device(DeviceKind::Auto).unwrap();
+        match try_resolve_device(DeviceKind::Cuda) {
+            Ok(cuda) => {
+                assert!(matches!(cuda.kind, Concrete::Cuda(0)), "{cuda}");
+                assert_eq!(auto.kind, cuda.kind);
+                assert_eq!(auto.reason, "auto: a CUDA device answered");
+            }
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("cuda") && !e.contains('\n'), "{e}");
+                assert_eq!(auto.kind, Concrete::Cpu);
+                assert!(auto.reason.starts_with("auto: "), "{auto}");
+                // The same reason in both.
+                assert!(e.contains(&auto.reason["auto: ".len()..]), "{e} / {auto}");
+            }
+        }
+        if cfg!(not(feature = "cuda")) {
+            let e = try_resolve_device(DeviceKind::Cuda)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                "device: cuda was asked for but cannot be used: this binary was built without \
+                 `--features cuda` (use --device cpu or --device auto)"
+            );
+        }
     }
 }

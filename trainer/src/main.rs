@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use trainer::cli::{Cli, Command, EvalCommand, TrainArgs};
-use trainer::config::try_resolve;
+use trainer::cli::{Cli, Command, CompareArgs, EvalCommand, TrainArgs};
+use trainer::config::{try_resolve, DeviceKind};
 use trainer::train::{try_train, RunOptions};
 
 /// mimalloc keeps freed large blocks for reuse; glibc's malloc returns every activation-sized
@@ -18,9 +18,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Train(TrainArgs::default())) {
         Command::Train(args) => train(args),
-        Command::Eval(EvalCommand::Knn(args)) => trainer::evalcmd::try_knn_command(&args),
-        Command::Eval(EvalCommand::Linear(args)) => trainer::evalcmd::try_linear_command(&args),
-        Command::Compare(args) => trainer::compare::try_compare(&args),
+        Command::Eval(EvalCommand::Knn(args)) => {
+            print_device(args.source.device).and_then(|()| trainer::evalcmd::try_knn_command(&args))
+        }
+        Command::Eval(EvalCommand::Linear(args)) => print_device(args.source.device)
+            .and_then(|()| trainer::evalcmd::try_linear_command(&args)),
+        Command::Compare(args) => compare(&args),
+        // Prints its own device line.
         Command::Bench(args) => trainer::bench::try_bench(&args),
     };
     match result {
@@ -30,6 +34,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the device `device` resolves to and why, or fails (`--device cuda` without a usable
+/// GPU) before anything else is printed or written.
+fn print_device(device: DeviceKind) -> trainer::Result<()> {
+    let device = trainer::dispatch::try_resolve_device(device)?;
+    println!("device: {device}");
+    Ok(())
+}
+
+fn compare(args: &CompareArgs) -> trainer::Result<()> {
+    let flags = &args.flags;
+    let config = try_resolve(
+        flags.preset.as_deref(),
+        flags.config.as_ref(),
+        &flags.overrides(None),
+    )?;
+    print_device(config.device)?;
+    trainer::compare::try_compare(args)
 }
 
 fn train(args: TrainArgs) -> trainer::Result<()> {
@@ -51,6 +74,8 @@ fn train(args: TrainArgs) -> trainer::Result<()> {
         stop_after_epochs: args.stop_after_epochs,
         verbose: true,
     };
+    // Before anything is printed or written: `--device cuda` without a usable GPU is one error.
+    let device = trainer::dispatch::try_resolve_device(config.device)?;
     if opts.resume.is_none() {
         println!(
             "training {} on {} with {} for {} epochs (batch {}, {} views, seed {})",
@@ -63,6 +88,7 @@ fn train(args: TrainArgs) -> trainer::Result<()> {
             config.seed
         );
     }
+    println!("device: {device}");
     let outcome = try_train(&config, &opts)?;
     let s = &outcome.summary;
     println!(

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use dfdx::prelude::*;
 use groco_dfdx::layers::images_to_activation;
+use groco_dfdx::transfer::download_scalar;
 use serde_json::json;
 
 use crate::augment::{BatchLoader, LoaderConfig, Recipe, ViewBatch};
@@ -248,6 +249,12 @@ pub fn augment_recipe(config: &TrainConfig, size: usize, channels: usize) -> Rec
 /// One optimisation step on `batch`: forward of the global views (stacked) and of the small
 /// crops, the loss, backward, and the optimiser update at rate `lr`. A non-finite loss or
 /// gradient stops before the update, so the weights stay the last good ones.
+///
+/// What crosses between host and device (see `groco_dfdx::transfer`): the image batch up, and
+/// one scalar down, L + 0·Σg², which is the loss when every gradient is finite and NaN
+/// otherwise (the finiteness check is one reduction on the device). With `grad_norm` the
+/// global gradient norm comes down too (the logged steps); the GroCo loss adds its selected
+/// similarities down and their gradients up (see `groco_dfdx::loss::groco_loss`).
 #[allow(clippy::too_many_arguments)]
 pub fn try_train_step<N: Net<D>, D: TrainDevice>(
     net: &mut N,
@@ -258,6 +265,7 @@ pub fn try_train_step<N: Net<D>, D: TrainDevice>(
     global: usize,
     lr: f64,
     stacked: &mut Vec<f32>,
+    grad_norm: bool,
 ) -> Result<(f64, StepStats)> {
     let small = batch.views.len() - global;
     let b = batch.labels.len();
@@ -272,24 +280,40 @@ pub fn try_train_step<N: Net<D>, D: TrainDevice>(
     } else {
         None
     };
+    let device = |e| Error::Device(format!("{e:?}"));
     let loss = loss_fn.try_loss(z, z_small, global, small, b)?;
-    let value = loss.as_vec()[0] as f64;
-    let non_finite = |value| Error::NonFiniteLoss {
-        epoch: batch.epoch as usize,
-        step: batch.batch,
-        value,
+    let (value, tape) = loss.split_tape();
+    let grads = value
+        .clone()
+        .put_tape(tape)
+        .try_backward()
+        .map_err(device)?;
+    let grad_sq = opt.try_grad_sq(net, &grads).map_err(device)?;
+    let checked = match &grad_sq {
+        Some(sq) => value
+            .try_add(sq.clone().try_mul(0.0).map_err(device)?)
+            .map_err(device)?,
+        None => value,
     };
-    if !value.is_finite() {
-        return Err(non_finite(value));
+    let checked = download_scalar(&checked, "loss (NaN if a gradient is not finite)") as f64;
+    if !checked.is_finite() {
+        return Err(Error::NonFiniteLoss {
+            epoch: batch.epoch as usize,
+            step: batch.batch,
+            value: checked,
+        });
     }
-    let grads = loss.backward();
-    let stats = opt
-        .try_step_checked(net, &grads, lr as f32)
-        .map_err(|e| Error::Device(format!("{e:?}")))?;
-    match stats {
-        Some(stats) => Ok((value, stats)),
-        None => Err(non_finite(f64::NAN)),
-    }
+    let norm = match (&grad_sq, grad_norm) {
+        (Some(sq), true) => (download_scalar(sq, "gradient norm (logged steps)") as f64).sqrt(),
+        (None, true) => 0.0,
+        (_, false) => f64::NAN,
+    };
+    opt.try_step(net, &grads, lr as f32).map_err(device)?;
+    let stats = StepStats {
+        grad_norm: norm,
+        finite: true,
+    };
+    Ok((checked, stats))
 }
 
 /// The optimiser settings of a configuration.
@@ -394,6 +418,7 @@ fn run<N: Net<D>, D: TrainDevice>(
                 global,
                 lr,
                 &mut stacked,
+                step % config.log_every == 0,
             ) {
                 Ok(r) => r,
                 Err(e) => {
@@ -489,7 +514,22 @@ fn run<N: Net<D>, D: TrainDevice>(
         encoder: config.encoder.name().into(),
         seed: config.seed,
     };
-    let text = serde_json::to_string_pretty(&summary).expect("summary serialises");
+    // summary.json: the `Summary` fields, then the device and why it was picked (resolved once
+    // per process, so this is the device the run used).
+    #[derive(serde::Serialize)]
+    struct SummaryFile<'a> {
+        #[serde(flatten)]
+        summary: &'a Summary,
+        device: String,
+        device_reason: String,
+    }
+    let device = crate::dispatch::try_resolve_device(config.device)?;
+    let file = SummaryFile {
+        summary: &summary,
+        device: device.name,
+        device_reason: device.reason,
+    };
+    let text = serde_json::to_string_pretty(&file).expect("summary serialises");
     try_write_atomic(&run_dir.join("summary.json"), text.as_bytes())?;
     crate::plots::try_run_plots(&run_dir)?;
     let (features, dim) = crate::eval::try_features(&net, &dev, &data.test, data.size)?;
