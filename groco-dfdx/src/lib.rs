@@ -8,7 +8,14 @@
 //! - [`loss`]: differentiable sorting ([`loss::diff_sort`], [`loss::soft_rank`]) and the GroCo
 //!   and NT-Xent losses ([`loss::groco_loss`], [`loss::nt_xent`]) as dfdx ops whose backward is
 //!   groco-core's analytic VJP.
-//! - [`error`]: the crate's one error type.
+//! - [`host`]: what both use on the host: the element types ([`host::LayerFloat`]), pooled
+//!   scratch buffers and a strided gemm.
+//! - [`error`]: the crate's one error type; [`transfer`]: every host↔device copy, counted;
+//!   [`path`]: the per-thread choice of `Cpu` implementation; [`probe`]: the panic-free CUDA probe.
+//!
+//! Modules import one way: `layers` and `loss` import from `host` and never from each other, and
+//! all three only from the small modules below them (`error`, `transfer`, `path` and a private
+//! cache of constant tensors).
 //!
 //! # dfdx's CPU allocation cache and `tensor_from_vec`
 //! dfdx's `Cpu` device keeps a cache of freed tensor buffers once `enable_cache()` has been
@@ -19,13 +26,14 @@
 //! and memory climbs without bound. This crate never hands dfdx a fresh `Vec` on a hot path:
 //! outputs are created with `zeros_like` (which draws from the cache) followed by `copy_from`,
 //! and large temporaries live in a bounded scratch pool
-//! ([`layers::ScratchPool`]). Code that feeds data in every step should do the same; see
+//! ([`host::ScratchPool`]). Code that feeds data in every step should do the same; see
 //! [`layers::images_to_activation`]. The test `tests/layers_memory.rs` runs hundreds of training
 //! steps with the cache on and checks that the resident set stays flat.
 #![deny(missing_docs)]
 
 mod constants;
 pub mod error;
+pub mod host;
 pub mod layers;
 pub mod loss;
 pub mod path;

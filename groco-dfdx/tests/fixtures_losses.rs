@@ -18,6 +18,8 @@
 //! f32 products; the generator keeps every top-k and sort tie at least 1e-6 apart, so f32
 //! selects the same negatives.
 
+#[cfg(feature = "cuda")]
+mod cuda_util;
 mod fixtures_util;
 
 use std::collections::BTreeMap;
@@ -254,7 +256,7 @@ fn nt_xent_fixtures_device_resident() {
 #[cfg(feature = "cuda")]
 #[test]
 fn cuda_loss_fixtures() {
-    if let Some(dev) = fixtures_util::cuda_or_skip(2, "groco and nt_xent fixtures") {
+    if let Some(dev) = cuda_util::cuda_or_skip(2, "groco and nt_xent fixtures") {
         run_kind(&dev, "groco", groco_label);
         run_kind(&dev, "nt_xent", nt_xent_label);
     }

@@ -1,11 +1,13 @@
 //! The `sort` fixtures (diffsort 0.2.0 forward, PyTorch float64 autograd grad_x) run through the
-//! dfdx op [`diff_sort`] on `Cpu` in f64: sorted, perm, and the gradient of
+//! dfdx op [`diff_sort`] on `Cpu` (and, with the `cuda` feature, on `Cuda`) in f64: sorted, perm, and the gradient of
 //! L = sum(sorted·grad_sorted) + sum(perm·grad_perm) taken by dfdx's `backward` through the
 //! op, with both outputs in the loss (their tapes merge). Files under `fixtures/sort/` and, when
 //! `GROCO_FIXTURES` is set, `$GROCO_FIXTURES/sort/`; every file must be a parsable sort case.
 //! Tolerance as the core's f64 fixture test: |got − want| <= 1e-9·|want| + 1e-11·(row scale),
 //! and for grad_x with steepness s > 10 the absolute part is scaled by s/10.
 
+#[cfg(feature = "cuda")]
+mod cuda_util;
 mod fixtures_util;
 
 use std::collections::BTreeMap;
@@ -14,7 +16,7 @@ use std::path::Path;
 use dfdx::prelude::*;
 use fixtures_util::{compare, dims, flat, number, read, sources, string};
 use groco_core::SortConfig;
-use groco_dfdx::loss::diff_sort;
+use groco_dfdx::loss::{diff_sort, LossDevice};
 use serde_json::Value;
 
 struct Case {
@@ -62,13 +64,12 @@ fn parse(v: &Value, file: &Path) -> Result<Case, String> {
     })
 }
 
-fn check(c: &Case) -> Result<(), String> {
-    let dev = Cpu::default();
+fn check<D: LossDevice<f64>>(dev: &D, c: &Case) -> Result<(), String> {
     let (rows, n) = (c.rows, c.n);
     let a = |name: &str| c.arrays[name].clone();
-    let x: Tensor<(usize, usize), f64, Cpu> = dev.tensor_from_vec(a("x"), (rows, n));
-    let gs: Tensor<(usize, usize), f64, Cpu> = dev.tensor_from_vec(a("grad_sorted"), (rows, n));
-    let gp: Tensor<(usize, usize, usize), f64, Cpu> =
+    let x: Tensor<(usize, usize), f64, D> = dev.tensor_from_vec(a("x"), (rows, n));
+    let gs: Tensor<(usize, usize), f64, D> = dev.tensor_from_vec(a("grad_sorted"), (rows, n));
+    let gp: Tensor<(usize, usize, usize), f64, D> =
         dev.tensor_from_vec(a("grad_perm"), (rows, n, n));
     let (sorted, perm) = diff_sort(x.leaky_trace(), c.config).map_err(|e| e.to_string())?;
     compare(
@@ -102,6 +103,19 @@ fn check(c: &Case) -> Result<(), String> {
 
 #[test]
 fn sort_fixtures_through_the_dfdx_op() {
+    run_all(&Cpu::default());
+}
+
+/// The same cases and tolerances through `Cuda` (feature `cuda`); see `cuda_or_skip`.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_sort_fixtures() {
+    if let Some(dev) = cuda_util::cuda_or_skip(1, "sort fixtures") {
+        run_all(&dev);
+    }
+}
+
+fn run_all<D: LossDevice<f64>>(dev: &D) {
     let mut failures = Vec::new();
     // (network, distribution) -> [checked, agreed]
     let mut counts: BTreeMap<(String, String), [usize; 2]> = BTreeMap::new();
@@ -126,7 +140,7 @@ fn sort_fixtures_through_the_dfdx_op() {
             ))
             .or_default();
         entry[0] += 1;
-        match check(&case) {
+        match check(dev, &case) {
             Ok(()) => entry[1] += 1,
             Err(e) => failures.push(format!("{}: {e}", file.display())),
         }

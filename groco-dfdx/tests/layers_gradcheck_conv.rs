@@ -5,10 +5,14 @@
 mod layers_util;
 
 use dfdx::prelude::*;
-use groco_dfdx::layers::{self, composed, BatchNormAct2d, ConvGeom, Dims, Window};
-use layers_util::{assert_close, fd_check, rng, uniform, weighted_sum};
+use groco_dfdx::layers::{self, composed, BatchNormAct2d, ConvGeom, Dims, LayerDevice, Window};
 
-type Act<T = NoneTape> = layers::Activation<f64, Cpu, T>;
+#[cfg(feature = "cuda")]
+mod cuda_util;
+use groco_dfdx::path::{with_cpu_path, CpuPath};
+use layers_util::{assert_close, assert_close_floor, fd_check, rng, uniform, weighted_sum};
+
+type Act<D = Cpu, T = NoneTape> = layers::Activation<f64, D, T>;
 
 #[derive(Clone, Copy, Debug)]
 struct ConvCase {
@@ -99,15 +103,25 @@ fn conv_dims(cc: ConvCase) -> (Dims, usize, usize) {
     (d, cc.o * (cc.c / cc.g) * cc.k * cc.k, cc.o)
 }
 
-/// Loss and gradients of a convolution, by the `Cpu` kernel or the composed path.
+/// Loss and gradients of a convolution on `Cpu`, by the host kernel or the composed path.
 fn conv_loss(
     cc: ConvCase,
     inputs: &[Vec<f64>],
     use_composed: bool,
 ) -> (f64, Vec<Vec<f64>>, Vec<f64>) {
-    let dev = Cpu::default();
+    conv_loss_on(&Cpu::default(), cc, inputs, use_composed)
+}
+
+/// Loss and gradients of a convolution on `dev`, by its layer implementation or the composed
+/// path.
+fn conv_loss_on<D: LayerDevice<f64>>(
+    dev: &D,
+    cc: ConvCase,
+    inputs: &[Vec<f64>],
+    use_composed: bool,
+) -> (f64, Vec<Vec<f64>>, Vec<f64>) {
     let (d, _, _) = conv_dims(cc);
-    let x: Act = dev.tensor_from_vec(inputs[0].clone(), d.shape());
+    let x: Act<D> = dev.tensor_from_vec(inputs[0].clone(), d.shape());
     let w = dev.tensor_from_vec(inputs[1].clone(), (cc.o, cc.c / cc.g, cc.k, cc.k));
     let b = dev.tensor_from_vec(
         inputs.get(2).cloned().unwrap_or_default(),
@@ -126,8 +140,8 @@ fn conv_loss(
         layers::try_conv2d(x.leaky_trace(), &w, bias, win, cc.g).unwrap()
     };
     let out = y.retaped::<NoneTape>().as_vec();
-    let loss = weighted_sum(&dev, y);
-    let value = loss.array();
+    let loss = weighted_sum(dev, y);
+    let value = loss.as_vec()[0];
     let grads = loss.backward();
     let mut gs = vec![grads.get(&x).as_vec(), grads.get(&w).as_vec()];
     if cc.bias {
@@ -144,6 +158,23 @@ fn conv_inputs(cc: ConvCase, salt: u64) -> Vec<Vec<f64>> {
         v.push(uniform(&mut r, bl));
     }
     v
+}
+
+/// The convolution's gradients through `Cuda` (feature `cuda`: the recomputing composed path)
+/// against finite differences, as on `Cpu`; see `cuda_or_skip`.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_conv2d_gradients_match_finite_differences() {
+    if let Some(dev) = cuda_util::cuda_or_skip(1, "conv2d gradient checks") {
+        for (i, cc) in CONV_CASES.into_iter().enumerate() {
+            let inputs = conv_inputs(cc, 100 + i as u64);
+            let f = |p: &[Vec<f64>]| {
+                let (l, g, _) = conv_loss_on(&dev, cc, p, false);
+                (l, g)
+            };
+            fd_check(&format!("cuda conv2d {cc:?}"), &inputs, &f, 1e-7);
+        }
+    }
 }
 
 #[test]
@@ -384,6 +415,43 @@ fn fused_conv_batch_norm_matches_the_two_ops_and_finite_differences() {
                     1e-7,
                 );
             }
+        }
+    }
+}
+
+/// The recomputed conv + batch norm block that `Cuda` runs (`CpuPath::Composed` on `Cpu`):
+/// the same loss, gradients and running statistics as the host's fused kernel.
+#[test]
+fn recomputed_conv_batch_norm_block_matches_the_fused_kernel() {
+    for (i, cc) in CONV_CASES
+        .into_iter()
+        .enumerate()
+        .filter(|(_, cc)| cc.o == 4)
+    {
+        let inputs = conv_bn_inputs(cc, 950 + i as u64);
+        for relu in [true, false] {
+            let run = || {
+                if relu {
+                    conv_bn_loss::<4, true>(cc, &inputs, true)
+                } else {
+                    conv_bn_loss::<4, false>(cc, &inputs, true)
+                }
+            };
+            let host = run();
+            let composed = with_cpu_path(CpuPath::Composed, run);
+            let what = format!("recomputed conv+bn relu={relu} {cc:?}");
+            assert_close(&format!("{what} loss"), &[composed.0], &[host.0], 1e-12);
+            // a conv bias before batch norm has gradient 0 up to rounding: on the weights' scale
+            let floor = host.1[1].iter().fold(1e-12f64, |m, v| m.max(v.abs()));
+            for (k, (x, y)) in composed.1.iter().zip(&host.1).enumerate() {
+                assert_close_floor(&format!("{what} grad {k}"), x, y, 1e-10, floor);
+            }
+            assert_close(
+                &format!("{what} running stats"),
+                &composed.2,
+                &host.2,
+                1e-12,
+            );
         }
     }
 }

@@ -3,13 +3,18 @@
 //! BN [+ ReLU], optional max/avg pooling, global average pool or flatten, a loss) with PyTorch's
 //! float64 output, loss, parameter and input gradients and updated running statistics, written
 //! by `fixtures/generate_layers.py`. The same network is built here from the fixture's weights and
-//! run on `Cpu` in f64; everything must agree to 1e-9 relative. Every file in those folders must
+//! run on `Cpu` in f64 (host kernels and the device-generic path that `Cuda` runs, and with the
+//! `cuda` feature on `Cuda` itself); everything must agree to 1e-9 relative. Every file in those folders must
 //! parse as a case of kind "layers_net".
 
 use std::path::{Path, PathBuf};
 
 use dfdx::prelude::*;
-use groco_dfdx::layers::{self, BatchNormAct2d, PoolKind, Window};
+use groco_dfdx::layers::{self, BatchNormAct2d, LayerDevice, PoolKind, Window};
+use groco_dfdx::path::{with_cpu_path, CpuPath};
+
+#[cfg(feature = "cuda")]
+mod cuda_util;
 use serde_json::Value;
 
 const REL: f64 = 1e-9;
@@ -81,15 +86,20 @@ fn compare_floor(what: &str, got: &[f64], want: &[f64], floor: f64) -> Result<()
     Ok(())
 }
 
-struct Conv {
-    w: Tensor<(usize, usize, usize, usize), f64, Cpu>,
-    b: Option<Tensor<(usize,), f64, Cpu>>,
+struct Conv<D: Storage<f64>> {
+    w: Tensor<(usize, usize, usize, usize), f64, D>,
+    b: Option<Tensor<(usize,), f64, D>>,
     win: Window,
     groups: usize,
     name: &'static str,
 }
 
-fn conv(dev: &Cpu, case: &Value, name: &'static str, cin: usize) -> Result<Conv, String> {
+fn conv<D: LayerDevice<f64>>(
+    dev: &D,
+    case: &Value,
+    name: &'static str,
+    cin: usize,
+) -> Result<Conv<D>, String> {
     let spec = field(case, name)?;
     let params = field(case, "params")?;
     let (o, k, g) = (
@@ -124,13 +134,13 @@ fn conv(dev: &Cpu, case: &Value, name: &'static str, cin: usize) -> Result<Conv,
     })
 }
 
-fn bn<const C: usize, const R: bool>(
-    dev: &Cpu,
+fn bn<const C: usize, const R: bool, D: LayerDevice<f64>>(
+    dev: &D,
     case: &Value,
     name: &str,
-) -> Result<BatchNormAct2d<C, R, f64, Cpu>, String> {
+) -> Result<BatchNormAct2d<C, R, f64, D>, String> {
     let params = field(case, "params")?;
-    let mut m = BatchNormAct2d::<C, R, f64, Cpu>::build(dev);
+    let mut m = BatchNormAct2d::<C, R, f64, D>::build(dev);
     let get = |p: &str| -> Result<Vec<f64>, String> {
         let v = floats(params, &format!("{name}.{p}"))?;
         if v.len() != C {
@@ -152,16 +162,15 @@ fn bn<const C: usize, const R: bool>(
     Ok(m)
 }
 
-type Act = layers::Activation<f64, Cpu, OwnedTape<f64, Cpu>>;
+type Act<D> = layers::Activation<f64, D, OwnedTape<f64, D>>;
 
-fn run_case(case: &Value) -> Result<(), String> {
+fn run_case<D: LayerDevice<f64>>(dev: &D, case: &Value) -> Result<(), String> {
     let kind = field(case, "kind")?
         .as_str()
         .ok_or("kind is not a string")?;
     if kind != "layers_net" {
         return Err(format!("unknown kind {kind:?}"));
     }
-    let dev = Cpu::default();
     let input = field(case, "input")?;
     let (b, c, h, w) = (
         uint(input, "b")?,
@@ -169,10 +178,10 @@ fn run_case(case: &Value) -> Result<(), String> {
         uint(input, "h")?,
         uint(input, "w")?,
     );
-    let x = layers::images_to_activation(&dev, &floats(input, "x")?, b, c, h, w)
+    let x = layers::images_to_activation(dev, &floats(input, "x")?, b, c, h, w)
         .map_err(|e| e.to_string())?;
-    let c1 = conv(&dev, case, "conv1", c)?;
-    let c2 = conv(&dev, case, "conv2", uint(field(case, "conv1")?, "out")?)?;
+    let c1 = conv(dev, case, "conv1", c)?;
+    let c2 = conv(dev, case, "conv2", uint(field(case, "conv1")?, "out")?)?;
     if (
         uint(field(case, "conv1")?, "out")?,
         uint(field(case, "conv2")?, "out")?,
@@ -180,15 +189,15 @@ fn run_case(case: &Value) -> Result<(), String> {
     {
         return Err("this test builds conv1 -> 4 and conv2 -> 6 channels only".into());
     }
-    let mut bn1 = bn::<4, true>(&dev, case, "bn1")?;
+    let mut bn1 = bn::<4, true, D>(dev, case, "bn1")?;
     let relu2 = flag(case, "bn2_relu")?;
     let (mut bn2r, mut bn2) = (
-        bn::<6, true>(&dev, case, "bn2")?,
-        bn::<6, false>(&dev, case, "bn2")?,
+        bn::<6, true, D>(dev, case, "bn2")?,
+        bn::<6, false, D>(dev, case, "bn2")?,
     );
 
     let e = |e: groco_dfdx::Error| e.to_string();
-    let fwd = |cv: &Conv, x: Act| {
+    let fwd = |cv: &Conv<D>, x: Act<D>| {
         layers::try_conv2d(x, &cv.w, cv.b.as_ref(), cv.win, cv.groups).map_err(e)
     };
     let y = fwd(&c1, x.leaky_trace())?;
@@ -236,7 +245,7 @@ fn run_case(case: &Value) -> Result<(), String> {
     let want_loss = field(case, "loss_value")?
         .as_f64()
         .ok_or("loss_value is not a number")?;
-    compare("loss", &[loss.array()], &[want_loss])?;
+    compare("loss", &[loss.as_vec()[0]], &[want_loss])?;
     let grads = loss.backward();
     let want = field(case, "grads")?;
     compare(
@@ -318,6 +327,26 @@ fn run_case(case: &Value) -> Result<(), String> {
 
 #[test]
 fn layers_match_pytorch_fixtures() {
+    run_all(&Cpu::default());
+}
+
+/// The device-generic layers (what `Cuda` runs: composed dfdx ops, recomputing convolution),
+/// here on `Cpu`.
+#[test]
+fn composed_layers_match_pytorch_fixtures() {
+    with_cpu_path(CpuPath::Composed, || run_all(&Cpu::default()));
+}
+
+/// The same cases and tolerance through `Cuda` (feature `cuda`); see `cuda_or_skip`.
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_layers_match_pytorch_fixtures() {
+    if let Some(dev) = cuda_util::cuda_or_skip(1, "layers fixtures") {
+        run_all(&dev);
+    }
+}
+
+fn run_all<D: LayerDevice<f64>>(dev: &D) {
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/layers");
     let mut sources = vec![(committed.clone(), files(&committed))];
     if let Ok(extra) = std::env::var("GROCO_FIXTURES") {
@@ -345,7 +374,7 @@ fn layers_match_pytorch_fixtures() {
                     serde_json::from_str::<Value>(&s).map_err(|e| format!("unparsable: {e}"))
                 });
             checked += 1;
-            if let Err(err) = parsed.and_then(|case| run_case(&case)) {
+            if let Err(err) = parsed.and_then(|case| run_case(dev, &case)) {
                 failures.push(format!("{}: {err}", file.display()));
             }
         }

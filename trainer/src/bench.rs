@@ -6,6 +6,8 @@
 
 use std::time::Instant;
 
+use groco_dfdx::path::with_cpu_path;
+
 use crate::augment::{BatchLoader, LoaderConfig};
 use crate::cli::BenchArgs;
 use crate::config::TrainConfig;
@@ -74,6 +76,19 @@ pub fn try_resident_bytes() -> Result<u64> {
         line: 0,
         reason: "no `VmRSS: <n> kB` line".into(),
     })
+}
+
+/// The peak resident set size of this process (`VmHWM` of `/proc/self/status`), where the
+/// system reports it.
+pub fn try_peak_resident_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line["VmHWM:".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// The `VmRSS` value of a `/proc/<pid>/status` text, in bytes.
@@ -154,6 +169,23 @@ impl NetTask for BenchTask {
     }
 }
 
+/// The training configuration a bench of `args` runs: the defaults with the bench's encoder
+/// (and that encoder's head widths), batch size, loss, dataset and device.
+fn bench_config(args: &BenchArgs) -> TrainConfig {
+    let (head_hidden, head_out) = args.encoder.head_dims();
+    TrainConfig {
+        encoder: args.encoder,
+        head_hidden,
+        head_out,
+        batch_size: args.batch_size,
+        loss: args.loss,
+        dataset: args.dataset.clone(),
+        device: args.device,
+        workers: 2,
+        ..TrainConfig::default()
+    }
+}
+
 /// Runs the bench `args` describes and returns its timings.
 pub fn try_run_bench(args: &BenchArgs) -> Result<BenchResult> {
     if args.steps == 0 {
@@ -169,15 +201,7 @@ pub fn try_run_bench(args: &BenchArgs) -> Result<BenchResult> {
             format!("must be a timed step, 1 to --steps ({})", args.steps),
         ));
     }
-    let config = TrainConfig {
-        encoder: args.encoder,
-        batch_size: args.batch_size,
-        loss: args.loss,
-        dataset: args.dataset.clone(),
-        device: args.device,
-        workers: 2,
-        ..TrainConfig::default()
-    };
+    let config = bench_config(args);
     config.try_validate()?;
     let data = try_prepare_data(&config)?;
     let (device, seed, encoder, channels) =
@@ -190,7 +214,9 @@ pub fn try_run_bench(args: &BenchArgs) -> Result<BenchResult> {
         with_data: args.with_data,
         rss_at,
     };
-    try_dispatch(device, seed, encoder, channels, task)
+    with_cpu_path(args.cpu_path.into(), || {
+        try_dispatch(device, seed, encoder, channels, task)
+    })
 }
 
 /// The report `trainer bench` prints for `args` and its result `r`.
@@ -209,6 +235,12 @@ pub fn report(args: &BenchArgs, r: &BenchResult) -> String {
         r.step_seconds.len(),
         r.images_per_second()
     );
+    if let Some(peak) = try_peak_resident_bytes() {
+        out += &format!(
+            "\npeak resident memory (VmHWM): {:.1} MiB",
+            peak as f64 / (1024.0 * 1024.0)
+        );
+    }
     for (step, bytes) in &r.rss {
         out += &format!(
             "\nresident memory after step {step}: {:.1} MiB ({bytes} bytes)",
@@ -248,6 +280,14 @@ mod tests {
         match Cli::try_parse_from(argv).unwrap().command {
             Some(Command::Bench(args)) => args,
             other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_encoder_has_a_valid_bench_config() {
+        for encoder in ["small-cnn", "resnet18"] {
+            let args = bench_args(&format!("--encoder {encoder} --cpu-path composed"));
+            bench_config(&args).try_validate().unwrap();
         }
     }
 

@@ -276,4 +276,27 @@ pub struct BenchArgs {
     /// the CPU.
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceKind,
+    /// On the CPU: the host kernels (`native`), or the device-generic code that CUDA runs
+    /// (`composed`: dfdx ops, recomputing convolution, device-resident loss).
+    #[arg(long, value_enum, default_value = "native")]
+    pub cpu_path: CpuPathArg,
+}
+
+/// `--cpu-path`: which implementation the CPU runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CpuPathArg {
+    /// The host kernels.
+    #[default]
+    Native,
+    /// The device-generic code that CUDA runs.
+    Composed,
+}
+
+impl From<CpuPathArg> for groco_dfdx::path::CpuPath {
+    fn from(p: CpuPathArg) -> Self {
+        match p {
+            CpuPathArg::Native => Self::Native,
+            CpuPathArg::Composed => Self::Composed,
+        }
+    }
 }

@@ -41,6 +41,14 @@ pub enum EncoderKind {
 }
 
 impl EncoderKind {
+    /// The (hidden, output) widths its projection head is compiled with.
+    pub fn head_dims(self) -> (usize, usize) {
+        match self {
+            EncoderKind::SmallCnn => (512, 128),
+            EncoderKind::Resnet18 => (2048, 256),
+        }
+    }
+
     /// The kebab-case name used on the command line and in files.
     pub fn name(self) -> &'static str {
         match self {
@@ -386,10 +394,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.momentum) {
             return bad("momentum", self.momentum, "must be in [0, 1)");
         }
-        let (hidden, out) = match self.encoder {
-            EncoderKind::SmallCnn => (512, 128),
-            EncoderKind::Resnet18 => (2048, 256),
-        };
+        let (hidden, out) = self.encoder.head_dims();
         if self.head_layers != 3 || self.head_hidden != hidden || self.head_out != out {
             let reason = format!(
                 "the {} head is compiled as 3 layers {hidden}-{hidden}-{out} (head_layers = 3, \

@@ -12,7 +12,11 @@
 
 use dfdx::prelude::*;
 
-use super::{composed, Activation, BnParams, LayerDevice, LayerFloat};
+use super::composed;
+use super::device::LayerDevice;
+use super::layout::{try_dims, Activation};
+use super::params::BnParams;
+use crate::host::LayerFloat;
 use crate::Error;
 
 /// Batch norm over `C` channels, followed by a ReLU when `RELU` (see the module docs). Fields
@@ -55,7 +59,7 @@ impl<const C: usize, const RELU: bool, E: LayerFloat, D: LayerDevice<E>>
     BatchNormAct2d<C, RELU, E, D>
 {
     fn check<T>(&self, x: &Activation<E, D, T>) -> Result<(), Error> {
-        let d = super::try_dims("batch_norm2d", x)?;
+        let d = try_dims("batch_norm2d", x)?;
         if d.c != C {
             return Err(Error::shape(
                 "batch_norm2d",
@@ -99,7 +103,7 @@ impl<const C: usize, const RELU: bool, E: LayerFloat, D: LayerDevice<E>>
         &self,
         x: Activation<E, D, T>,
     ) -> Result<Activation<E, D, T>, Error> {
-        let d = super::try_dims("batch_norm2d", &x)?;
+        let d = try_dims("batch_norm2d", &x)?;
         if d.c != C {
             return Err(Error::shape(
                 "batch_norm2d",

@@ -10,8 +10,9 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use super::scratch::{cpu_tensor, read_cpu};
-use super::{Activation, Dims, LayerFloat, Scratch};
+use super::layout::{Activation, Dims};
+use crate::host::gemm::add_assign;
+use crate::host::{cpu_tensor, read_cpu, LayerFloat, Scratch};
 use crate::Error;
 
 const BLOCK: usize = 4096;
@@ -256,8 +257,8 @@ pub(crate) fn batch_norm_train<E: LayerFloat, T: Tape<E, Cpu>, SG: Shape, SB: Sh
         let gout: &[E] = unsafe { std::slice::from_raw_parts(gout_raw.0, gout_raw.1) };
         let sums = state.backward(&xbuf, gout, gx, true);
         let (db, dg): (Vec<E>, Vec<E>) = sums.iter().copied().unzip();
-        super::im2col::add_assign(grads.get_or_alloc_mut(&g_ghost)?, &dg);
-        super::im2col::add_assign(grads.get_or_alloc_mut(&b_ghost)?, &db);
+        add_assign(grads.get_or_alloc_mut(&g_ghost)?, &dg);
+        add_assign(grads.get_or_alloc_mut(&b_ghost)?, &db);
         Ok(())
     });
     Ok(out.put_tape(tape))

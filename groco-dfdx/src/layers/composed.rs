@@ -14,8 +14,11 @@
 
 use dfdx::prelude::*;
 
+use super::geom::{ConvGeom, PoolGeom, PoolKind};
 use super::index_cache::{cached_gather_table, key, GatherTable};
-use super::{Activation, BnParams, ConvGeom, Dims, LayerFloat, PoolGeom, PoolKind, Weight4};
+use super::layout::{Activation, Dims};
+use super::params::{BnParams, Weight4};
+use crate::host::LayerFloat;
 use crate::Error;
 
 type Res<X> = Result<X, Error>;
@@ -105,6 +108,15 @@ pub fn batch_norm_train<const C: usize, E: LayerFloat, D: Device<E>, T: Tape<E, 
     p: BnParams<'_, C, E, D>,
     relu: bool,
 ) -> Res<Activation<E, D, T>> {
+    dev_err(batch_norm_train_raw(x, p, relu))
+}
+
+/// [`batch_norm_train`] with dfdx's error type.
+pub(crate) fn batch_norm_train_raw<const C: usize, E: LayerFloat, D: Device<E>, T: Tape<E, D>>(
+    x: Activation<E, D, T>,
+    p: BnParams<'_, C, E, D>,
+    relu: bool,
+) -> Result<Activation<E, D, T>, D::Err> {
     let BnParams {
         scale,
         bias,
@@ -116,39 +128,30 @@ pub fn batch_norm_train<const C: usize, E: LayerFloat, D: Device<E>, T: Tape<E, 
     let d = Dims::of(&x);
     let n = d.h * d.w * d.b;
     let shape = (Const::<C>, n);
-    let x = dev_err(x.try_reshape_like(&shape))?;
-    let mean = dev_err(x.retaped::<T>().try_mean::<Rank1<C>, Axis<1>>())?;
-    running_mean
-        .try_axpy(1.0 - momentum, &mean, momentum)
-        .map_err(Error::device)?;
-    let centered = dev_err(x.try_sub(dev_err(mean.try_broadcast_like(&shape))?))?;
-    let var = dev_err(
-        centered
-            .retaped::<T>()
-            .try_square()
-            .and_then(|s| s.try_mean::<Rank1<C>, Axis<1>>()),
-    )?;
+    let x = x.try_reshape_like(&shape)?;
+    let mean = x.retaped::<T>().try_mean::<Rank1<C>, Axis<1>>()?;
+    running_mean.try_axpy(1.0 - momentum, &mean, momentum)?;
+    let centered = x.try_sub(mean.try_broadcast_like(&shape)?)?;
+    let var = centered
+        .retaped::<T>()
+        .try_square()?
+        .try_mean::<Rank1<C>, Axis<1>>()?;
     // PyTorch: unbiased variance in the running estimate, biased for normalising
     let unbias = n as f64 / (n as f64 - 1.0).max(1.0);
-    running_var
-        .try_axpy(1.0 - momentum, &var, momentum * unbias)
-        .map_err(Error::device)?;
-    let std = dev_err(
-        var.try_add(E::from_f64(epsilon).unwrap_or_else(E::zero))
-            .and_then(|v| v.try_sqrt()),
-    )?;
-    let a = dev_err(
-        scale
-            .retaped::<T>()
-            .try_div(std)
-            .and_then(|a| a.try_broadcast_like(&shape)),
-    )?;
-    let b = dev_err(bias.retaped::<T>().try_broadcast_like(&shape))?;
-    let mut y = dev_err(centered.try_mul(a).and_then(|y| y.try_add(b)))?;
+    running_var.try_axpy(1.0 - momentum, &var, momentum * unbias)?;
+    let std = var
+        .try_add(E::from_f64(epsilon).unwrap_or_else(E::zero))?
+        .try_sqrt()?;
+    let a = scale
+        .retaped::<T>()
+        .try_div(std)?
+        .try_broadcast_like(&shape)?;
+    let b = bias.retaped::<T>().try_broadcast_like(&shape)?;
+    let mut y = centered.try_mul(a)?.try_add(b)?;
     if relu {
-        y = dev_err(y.try_relu())?;
+        y = y.try_relu()?;
     }
-    dev_err(y.try_reshape_like(&d.shape()))
+    y.try_reshape_like(&d.shape())
 }
 
 /// Eval-mode batch norm (+ ReLU when `relu`) with the running statistics; any tape.

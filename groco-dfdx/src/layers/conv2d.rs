@@ -6,7 +6,11 @@
 
 use dfdx::prelude::*;
 
-use super::{Activation, BnParams, ConvGeom, LayerDevice, LayerFloat, Weight4, Window};
+use super::device::LayerDevice;
+use super::geom::{ConvGeom, Window};
+use super::layout::{try_dims, Activation};
+use super::params::{BnParams, Weight4};
+use crate::host::LayerFloat;
 use crate::Error;
 
 /// Convolution of `x` (`(C, H, W, B)`) with `weight` (`(O, C/groups, K, K)`) and an optional
@@ -67,7 +71,7 @@ fn check_conv<E: LayerFloat, D: LayerDevice<E>, T>(
     groups: usize,
 ) -> Result<ConvGeom, Error> {
     const OP: &str = "conv2d";
-    let input = super::try_dims(OP, x)?;
+    let input = try_dims(OP, x)?;
     let (o, ig, kh, kw) = *weight.shape();
     let g = ConvGeom::try_new(input, o, window, groups)?;
     if (ig, kh, kw) != (input.c / groups, window.kernel, window.kernel) {

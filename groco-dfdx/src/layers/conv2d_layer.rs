@@ -5,8 +5,12 @@
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
+use super::batch_norm::BatchNormAct2d;
 use super::conv2d::{try_conv2d, try_conv2d_batch_norm_train, try_conv2d_no_input_grad};
-use super::{Activation, BatchNormAct2d, ConvGeom, Dims, LayerDevice, LayerFloat, Window};
+use super::device::LayerDevice;
+use super::geom::{ConvGeom, Window};
+use super::layout::{try_dims, Activation, Dims};
+use crate::host::LayerFloat;
 use crate::Error;
 
 fn init_bound<E: LayerFloat>(fan_in: usize) -> Uniform<E> {
@@ -45,7 +49,7 @@ macro_rules! conv_common {
                 E: LayerFloat,
                 D: LayerDevice<E>,
             {
-                Self::try_output_dims(super::try_dims("conv2d", &x)?)?;
+                Self::try_output_dims(try_dims("conv2d", &x)?)?;
                 let w = self
                     .weight
                     .clone()
@@ -67,7 +71,7 @@ macro_rules! conv_common {
                 E: LayerFloat,
                 D: LayerDevice<E>,
             {
-                Self::try_output_dims(super::try_dims("conv2d", &x)?)?;
+                Self::try_output_dims(try_dims("conv2d", &x)?)?;
                 let w = self
                     .weight
                     .clone()
@@ -118,7 +122,7 @@ macro_rules! conv_common {
             type Error = Error;
 
             fn try_forward(&self, x: Activation<E, D, T>) -> Result<Self::Output, Error> {
-                Self::try_output_dims(super::try_dims("conv2d", &x)?)?;
+                Self::try_output_dims(try_dims("conv2d", &x)?)?;
                 let w = self
                     .weight
                     .clone()

@@ -1,7 +1,7 @@
 //! The fused convolution + train-mode batch norm (+ ReLU) `Cpu` kernel: the same math as
-//! [`super::conv2d_cpu`] followed by [`super::batch_norm_cpu`], but the convolution's output
-//! `z` and its gradient `dz` stay in scratch buffers instead of becoming a dfdx tensor and a
-//! dfdx gradient, which saves about five passes over `z` per step.
+//! `conv2d_cpu` (the gemms of `conv_gemm`) followed by `batch_norm_cpu`, but the convolution's
+//! output `z` and its gradient `dz` stay in scratch buffers instead of becoming a dfdx tensor
+//! and a dfdx gradient, which saves about five passes over `z` per step.
 //!
 //! Backward: `dz = BN'(gout)` (overwriting, not accumulating), then `dW = dz · colᵀ`,
 //! `db = Σ dz`, `dcol = Wᵀ · dz`, `dx += col2im(dcol)`.
@@ -9,11 +9,12 @@
 use dfdx::prelude::*;
 
 use super::batch_norm_cpu::{BnHost, BnState};
-use super::conv2d_cpu::forward_gemm;
-use super::gemm::{gemm, MatRef};
-use super::im2col::{add_assign, col2im_add, im2col};
-use super::scratch::{cpu_tensor, read_cpu};
-use super::{Activation, ConvGeom, ConvParams, LayerFloat, Scratch};
+use super::conv_gemm::{add_input_grad, backward_gemm, columns, forward_gemm, ParamGrads};
+use super::geom::ConvGeom;
+use super::layout::Activation;
+use super::params::ConvParams;
+use crate::host::gemm::add_assign;
+use crate::host::{cpu_tensor, read_cpu, LayerFloat, Scratch};
 use crate::Error;
 
 /// The batch norm half of the fused op: γ and β (for their gradients' ids), host values and the
@@ -37,19 +38,10 @@ pub(crate) fn conv_bn_train<E: LayerFloat, T: Tape<E, Cpu>, SG: Shape, SB: Shape
     let x = x.try_contiguous().map_err(Error::device)?;
     let (x, mut tape) = x.split_tape();
     let dev = x.device().clone();
-    let (n, kr, og) = (g.cols(), g.group_rows(), g.out_channels / g.groups);
-    let xbuf = read_cpu(&x);
+    let n = g.cols();
     let wbuf = read_cpu(w);
     let bbuf = bias.map(read_cpu);
-    let win = g.window;
-    let identity = win.kernel == 1 && win.stride == 1 && win.padding == 0;
-    let col = if identity {
-        xbuf
-    } else {
-        let mut col = Scratch::take(g.input.c * g.taps() * n);
-        im2col(&xbuf, &mut col, g);
-        col
-    };
+    let col = columns(read_cpu(&x), g);
     let mut z = Scratch::take(g.out_channels * n);
     forward_gemm(&mut z, &wbuf, &col, bbuf.as_deref(), g);
     let (state, y) = BnState::forward(&z, n, &bn.host, bn.running, bn.relu);
@@ -71,42 +63,18 @@ pub(crate) fn conv_bn_train<E: LayerFloat, T: Tape<E, Cpu>, SG: Shape, SB: Shape
             state.backward(&z, gout, &mut dz, false)
         };
         drop(z);
-        let mut dw = Scratch::<E>::take(g.weight_len());
-        for gi in 0..g.groups {
-            gemm(
-                &mut dw[gi * og * kr..(gi + 1) * og * kr],
-                MatRef::row_major(&dz[gi * og * n..(gi + 1) * og * n], og, n),
-                MatRef::row_major(&col[gi * kr * n..(gi + 1) * kr * n], kr, n).t(),
-                false,
-            );
-        }
-        if let Some(bg) = &b_ghost {
-            let db: Vec<E> = dz
-                .chunks_exact(n)
-                .map(|row| row.iter().fold(E::zero(), |a, &v| a + v))
-                .collect();
-            add_assign(grads.get_or_alloc_mut(bg)?, &db);
-        }
-        add_assign(grads.get_or_alloc_mut(&w_ghost)?, &dw);
         let (dbeta, dgamma): (Vec<E>, Vec<E>) = sums.iter().copied().unzip();
         add_assign(grads.get_or_alloc_mut(&g_ghost)?, &dgamma);
         add_assign(grads.get_or_alloc_mut(&beta_ghost)?, &dbeta);
-        if !input_grad {
-            return Ok(());
+        let ParamGrads { dw, db } =
+            backward_gemm(&dz, &mut col, &wbuf, &g, b_ghost.is_some(), input_grad);
+        drop(dz);
+        add_assign(grads.get_or_alloc_mut(&w_ghost)?, &dw);
+        if let (Some(bg), Some(db)) = (&b_ghost, &db) {
+            add_assign(grads.get_or_alloc_mut(bg)?, db);
         }
-        for gi in 0..g.groups {
-            gemm(
-                &mut col[gi * kr * n..(gi + 1) * kr * n],
-                MatRef::row_major(&wbuf[gi * og * kr..(gi + 1) * og * kr], og, kr).t(),
-                MatRef::row_major(&dz[gi * og * n..(gi + 1) * og * n], og, n),
-                false,
-            );
-        }
-        let gx: &mut [E] = grads.get_or_alloc_mut(&x_ghost)?;
-        if identity {
-            add_assign(gx, &col);
-        } else {
-            col2im_add(&col, gx, &g);
+        if input_grad {
+            add_input_grad(&col, grads.get_or_alloc_mut(&x_ghost)?, &g);
         }
         Ok(())
     });

@@ -6,26 +6,12 @@
 use dfdx::prelude::*;
 
 use super::composed;
-use super::{Activation, ConvGeom, ConvParams, LayerFloat, PoolGeom, Weight4};
+use super::geom::{ConvGeom, PoolGeom};
+use super::layout::Activation;
+use super::params::{BnParams, ConvParams, Weight4};
+use crate::host::LayerFloat;
 use crate::path::{cpu_path, CpuPath};
 use crate::Error;
-
-/// The batch norm parameters a train-mode forward reads and updates.
-#[derive(Debug)]
-pub struct BnParams<'a, const C: usize, E: Dtype, D: Storage<E>> {
-    /// γ.
-    pub scale: &'a Tensor<Rank1<C>, E, D>,
-    /// β.
-    pub bias: &'a Tensor<Rank1<C>, E, D>,
-    /// Running mean, updated in place.
-    pub running_mean: &'a mut Tensor<Rank1<C>, E, D>,
-    /// Running (unbiased) variance, updated in place.
-    pub running_var: &'a mut Tensor<Rank1<C>, E, D>,
-    /// ε added to the variance.
-    pub epsilon: f64,
-    /// Momentum of the running statistics.
-    pub momentum: f64,
-}
 
 /// A device the layers run on. Inputs reaching these methods have been validated.
 pub trait LayerDevice<E: LayerFloat>: Device<E> + ZerosTensor<usize> + CopySlice<usize> {
@@ -115,7 +101,7 @@ impl LayerDevice<$e> for Cpu {
         input_grad: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
         if composed_path() {
-            return super::conv2d_recompute(x, w, bias, g);
+            return super::recompute::conv2d_recompute(x, w, bias, g);
         }
         super::conv2d_cpu::conv2d(x, w, bias, g, input_grad)
     }
@@ -145,8 +131,7 @@ impl LayerDevice<$e> for Cpu {
         relu: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
         if composed_path() {
-            let z = super::conv2d_recompute(x, conv.0, conv.1, g)?;
-            return composed::batch_norm_train(z, p, relu);
+            return super::recompute::conv_bn_recompute(x, conv, g, p, relu);
         }
         let host = host_params(&p);
         let (mut rm, mut rv) = (p.running_mean.as_vec(), p.running_var.as_vec());
@@ -196,7 +181,7 @@ impl LayerDevice<$e> for Cuda {
         g: &ConvGeom,
         _input_grad: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
-        super::conv2d_recompute(x, w, bias, g)
+        super::recompute::conv2d_recompute(x, w, bias, g)
     }
 
     fn batch_norm_train<const C: usize, T: Tape<$e, Self>>(
@@ -205,6 +190,17 @@ impl LayerDevice<$e> for Cuda {
         relu: bool,
     ) -> Result<Activation<$e, Self, T>, Error> {
         composed::batch_norm_train(x, p, relu)
+    }
+
+    fn conv_bn_train<const C: usize, T: Tape<$e, Self>>(
+        x: Activation<$e, Self, T>,
+        conv: ConvParams<'_, $e, Self>,
+        g: &ConvGeom,
+        _input_grad: bool,
+        p: BnParams<'_, C, $e, Self>,
+        relu: bool,
+    ) -> Result<Activation<$e, Self, T>, Error> {
+        super::recompute::conv_bn_recompute(x, conv, g, p, relu)
     }
 
     fn pool2d<T: Tape<$e, Self>>(x: Activation<$e, Self, T>, p: &PoolGeom) -> Result<Activation<$e, Self, T>, Error> {

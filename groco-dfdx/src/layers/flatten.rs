@@ -5,7 +5,9 @@
 
 use dfdx::prelude::*;
 
-use super::{Activation, LayerDevice, LayerFloat};
+use super::device::LayerDevice;
+use super::layout::{try_dims, Activation};
+use crate::host::LayerFloat;
 use crate::Error;
 
 /// Global average pooling to `(B, C)` rows.
@@ -20,7 +22,7 @@ use crate::Error;
 pub fn try_global_avg_pool<E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>>(
     x: Activation<E, D, T>,
 ) -> Result<Tensor<(usize, usize), E, D, T>, Error> {
-    super::try_dims("global_avg_pool", &x)?;
+    try_dims("global_avg_pool", &x)?;
     D::global_avg_pool(x)
 }
 
@@ -37,7 +39,7 @@ pub fn try_global_avg_pool<E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>>(
 pub fn try_flatten<E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>>(
     x: Activation<E, D, T>,
 ) -> Result<Tensor<(usize, usize), E, D, T>, Error> {
-    super::try_dims("flatten", &x)?;
+    try_dims("flatten", &x)?;
     D::flatten(x)
 }
 
@@ -70,7 +72,7 @@ impl<const C: usize, E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>> Module<Act
     type Error = Error;
 
     fn try_forward(&self, x: Activation<E, D, T>) -> Result<Self::Output, Error> {
-        let d = super::try_dims("global_avg_pool", &x)?;
+        let d = try_dims("global_avg_pool", &x)?;
         if d.c != C {
             return Err(Error::shape(
                 "global_avg_pool",
@@ -89,7 +91,7 @@ impl<const F: usize, E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>> Module<Act
     type Error = Error;
 
     fn try_forward(&self, x: Activation<E, D, T>) -> Result<Self::Output, Error> {
-        let d = super::try_dims("flatten", &x)?;
+        let d = try_dims("flatten", &x)?;
         if d.c * d.h * d.w != F {
             return Err(Error::shape(
                 "flatten",

@@ -1,8 +1,9 @@
 //! Window geometry shared by convolution and pooling: output size
 //! `OH = (H + 2P - K) / S + 1` (floor), and the input pixel a window tap reads,
-//! `iy = oy * S + ki - P` (outside `0..H` reads padding).
+//! `iy = oy * S + ki - P` (outside `0..H` reads padding). [`ConvGeom`] and [`PoolGeom`] are the
+//! checked geometry of one convolution or pooling call.
 
-use super::Dims;
+use super::layout::Dims;
 use crate::Error;
 
 /// Square window, stride and zero padding of a convolution or pooling layer.
@@ -156,6 +157,69 @@ impl ConvGeom {
             h: self.oh,
             w: self.ow,
             b: self.input.b,
+        }
+    }
+}
+
+/// Which reduction a pooling layer applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    /// Maximum over the window.
+    Max,
+    /// Mean over the window, padding counted as zeros.
+    Avg,
+}
+
+/// A checked pooling call: input sizes, window, kind and output size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolGeom {
+    /// Input sizes.
+    pub input: Dims,
+    /// Window.
+    pub window: Window,
+    /// Reduction.
+    pub kind: PoolKind,
+    /// Output rows.
+    pub oh: usize,
+    /// Output columns.
+    pub ow: usize,
+}
+
+impl PoolGeom {
+    /// Checks pooling `input` with `window`.
+    pub fn try_new(input: Dims, window: Window, kind: PoolKind) -> Result<Self, Error> {
+        const OP: &str = "pool2d";
+        if 2 * window.padding > window.kernel {
+            return Err(Error::config(
+                OP,
+                "padding",
+                window.padding,
+                "must be at most half the kernel size",
+            ));
+        }
+        if input.h * input.w * input.b > u32::MAX as usize {
+            return Err(Error::shape(
+                OP,
+                "at most 2^32 values per channel",
+                format!("{:?}", input),
+            ));
+        }
+        let (oh, ow) = window.try_output_size(OP, input.h, input.w)?;
+        Ok(PoolGeom {
+            input,
+            window,
+            kind,
+            oh,
+            ow,
+        })
+    }
+
+    /// Output sizes.
+    pub fn output(&self) -> Dims {
+        Dims {
+            h: self.oh,
+            w: self.ow,
+            ..self.input
         }
     }
 }

@@ -10,10 +10,9 @@
 
 use rayon::prelude::*;
 
-use super::{ConvGeom, LayerFloat};
-
-/// Re-exported from [`super::gemm`], where they live (older paths import them from here).
-pub use super::gemm::{gemm, MatRef};
+use super::geom::ConvGeom;
+use crate::host::gemm::add_assign;
+use crate::host::LayerFloat;
 
 /// Fills `col` (`C*K*K` rows of `OH*OW*B`) from `x` (`C*H*W*B` values).
 pub fn im2col<E: LayerFloat>(x: &[E], col: &mut [E], g: &ConvGeom) {
@@ -101,16 +100,10 @@ pub fn col2im_add<E: LayerFloat>(col: &[E], gx: &mut [E], g: &ConvGeom) {
     });
 }
 
-#[inline]
-pub(crate) fn add_assign<E: LayerFloat>(dst: &mut [E], src: &[E]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d += s;
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::{Dims, Window};
+    use super::super::geom::Window;
+    use super::super::layout::Dims;
     use super::*;
 
     #[test]

@@ -7,7 +7,8 @@
 
 use dfdx::prelude::*;
 
-use super::{Dims, Window};
+use super::geom::Window;
+use super::layout::Dims;
 use crate::constants::cached;
 use crate::Error;
 

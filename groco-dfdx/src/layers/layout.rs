@@ -6,7 +6,7 @@
 
 use dfdx::prelude::*;
 
-use super::LayerFloat;
+use crate::host::{LayerFloat, Scratch};
 use crate::Error;
 
 /// A batch of feature maps in the `(C, H, W, B)` layout (see the module docs).
@@ -46,6 +46,22 @@ impl Dims {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The sizes of `x`, or an error if an axis is empty.
+pub(crate) fn try_dims<E: Dtype, D: Storage<E>, T>(
+    op: &'static str,
+    x: &Activation<E, D, T>,
+) -> Result<Dims, Error> {
+    let d = Dims::of(x);
+    if d.is_empty() {
+        return Err(Error::shape(
+            op,
+            "a non-empty (C, H, W, B) activation",
+            format!("{:?}", d.shape()),
+        ));
+    }
+    Ok(d)
 }
 
 /// Writes the transpose of the row-major matrix `src` (`b` rows of `src.len() / b`) into `dst`.
@@ -96,7 +112,7 @@ pub fn images_to_activation<E: LayerFloat, D: Device<E>>(
             format!("{} values", images.len()),
         ));
     }
-    let mut buf = super::Scratch::take(images.len());
+    let mut buf = Scratch::take(images.len());
     transpose_into(images, &mut buf, b);
     crate::transfer::upload(dev, dims.shape(), &buf, "image batch")
 }

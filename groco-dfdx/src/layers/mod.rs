@@ -51,55 +51,28 @@ mod conv2d;
 mod conv2d_cpu;
 mod conv2d_layer;
 mod conv_bn_cpu;
+mod conv_gemm;
 mod device;
 mod flatten;
-pub mod gemm;
 mod geom;
 pub mod im2col;
 mod index_cache;
 mod layout;
+mod params;
 mod pool;
 mod pool_cpu;
 mod recompute;
-mod scratch;
 
 pub use batch_norm::{BatchNorm2d, BatchNormAct2d, BatchNormRelu2d};
 pub use conv2d::{try_conv2d, try_conv2d_batch_norm_train, try_conv2d_no_input_grad};
 pub use conv2d_layer::{Conv2d, Conv2dBias};
-pub use device::{BnParams, LayerDevice};
+pub use device::LayerDevice;
 pub use flatten::{try_flatten, try_global_avg_pool, Flatten, GlobalAvgPool};
-pub use geom::{ConvGeom, Window};
+pub use geom::{ConvGeom, PoolGeom, PoolKind, Window};
 pub use layout::{activation_to_images, images_to_activation, transpose_into, Activation, Dims};
-pub use pool::{try_pool2d, AvgPool2d, MaxPool2d, PoolGeom, PoolKind};
-pub use recompute::conv2d_recompute;
-pub use scratch::{LayerFloat, Scratch, ScratchPool};
+pub use params::{BnParams, ConvParams, Weight4};
+pub use pool::{try_pool2d, AvgPool2d, MaxPool2d};
+pub use recompute::{conv2d_recompute, conv_bn_recompute};
 
-use dfdx::prelude::{Dtype, Storage};
-
-use crate::Error;
-
-/// A convolution weight, `(O, C/G, K, K)`, with runtime sizes.
-pub type Weight4<E, D> = dfdx::prelude::Tensor<(usize, usize, usize, usize), E, D>;
-
-/// A convolution's parameters as the device ops take them: weight `(O, C/G, K, K)` and optional
-/// bias `(O,)`.
-pub type ConvParams<'a, E, D> = (
-    &'a Weight4<E, D>,
-    Option<&'a dfdx::prelude::Tensor<(usize,), E, D>>,
-);
-
-/// The sizes of `x`, or an error if an axis is empty.
-pub(crate) fn try_dims<E: Dtype, D: Storage<E>, T>(
-    op: &'static str,
-    x: &Activation<E, D, T>,
-) -> Result<Dims, Error> {
-    let d = Dims::of(x);
-    if d.is_empty() {
-        return Err(Error::shape(
-            op,
-            "a non-empty (C, H, W, B) activation",
-            format!("{:?}", d.shape()),
-        ));
-    }
-    Ok(d)
-}
+// The layers' element types live in `host`, which the losses share; kept here for old paths.
+pub use crate::host::LayerFloat;

@@ -6,71 +6,11 @@
 
 use dfdx::prelude::*;
 
-use super::{Activation, Dims, LayerDevice, LayerFloat, Window};
+use super::device::LayerDevice;
+use super::geom::{PoolGeom, PoolKind, Window};
+use super::layout::{try_dims, Activation};
+use crate::host::LayerFloat;
 use crate::Error;
-
-/// Which reduction a pooling layer applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PoolKind {
-    /// Maximum over the window.
-    Max,
-    /// Mean over the window, padding counted as zeros.
-    Avg,
-}
-
-/// A checked pooling call: input sizes, window, kind and output size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolGeom {
-    /// Input sizes.
-    pub input: Dims,
-    /// Window.
-    pub window: Window,
-    /// Reduction.
-    pub kind: PoolKind,
-    /// Output rows.
-    pub oh: usize,
-    /// Output columns.
-    pub ow: usize,
-}
-
-impl PoolGeom {
-    /// Checks pooling `input` with `window`.
-    pub fn try_new(input: Dims, window: Window, kind: PoolKind) -> Result<Self, Error> {
-        const OP: &str = "pool2d";
-        if 2 * window.padding > window.kernel {
-            return Err(Error::config(
-                OP,
-                "padding",
-                window.padding,
-                "must be at most half the kernel size",
-            ));
-        }
-        if input.h * input.w * input.b > u32::MAX as usize {
-            return Err(Error::shape(
-                OP,
-                "at most 2^32 values per channel",
-                format!("{:?}", input),
-            ));
-        }
-        let (oh, ow) = window.try_output_size(OP, input.h, input.w)?;
-        Ok(PoolGeom {
-            input,
-            window,
-            kind,
-            oh,
-            ow,
-        })
-    }
-
-    /// Output sizes.
-    pub fn output(&self) -> Dims {
-        Dims {
-            h: self.oh,
-            w: self.ow,
-            ..self.input
-        }
-    }
-}
 
 /// Pools `x` with `window` (see the module docs).
 ///
@@ -89,7 +29,7 @@ pub fn try_pool2d<E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>>(
     window: Window,
     kind: PoolKind,
 ) -> Result<Activation<E, D, T>, Error> {
-    let p = PoolGeom::try_new(super::try_dims("pool2d", &x)?, window, kind)?;
+    let p = PoolGeom::try_new(try_dims("pool2d", &x)?, window, kind)?;
     D::pool2d(x, &p)
 }
 

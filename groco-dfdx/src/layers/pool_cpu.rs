@@ -5,8 +5,10 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
-use super::scratch::{cpu_tensor, read_cpu};
-use super::{Activation, Dims, LayerFloat, PoolGeom, PoolKind, Scratch};
+use super::geom::{PoolGeom, PoolKind};
+use super::layout::{transpose_into, Activation, Dims};
+use crate::host::gemm::add_assign;
+use crate::host::{cpu_tensor, read_cpu, LayerFloat, Scratch};
 use crate::Error;
 
 /// Max or average pooling. Max pooling keeps, per output value, the flat input index of the
@@ -73,10 +75,7 @@ pub(crate) fn pool2d<E: LayerFloat, T: Tape<E, Cpu>>(
                             let Some(ix) = win.source(ox, kj, d.w) else {
                                 continue;
                             };
-                            super::im2col::add_assign(
-                                o,
-                                &xc[iy * wb + ix * b..iy * wb + ix * b + b],
-                            );
+                            add_assign(o, &xc[iy * wb + ix * b..iy * wb + ix * b + b]);
                         }
                     }
                     o.iter_mut().for_each(|v| *v *= inv_area);
@@ -152,12 +151,12 @@ pub(crate) fn global_avg_pool<E: LayerFloat, T: Tape<E, Cpu>>(
     let mut cb = Scratch::<E>::zeroed(d.c * b);
     cb.par_chunks_mut(b).enumerate().for_each(|(c, row)| {
         for px in xbuf[c * s * b..(c + 1) * s * b].chunks_exact(b.max(1)) {
-            super::im2col::add_assign(row, px);
+            add_assign(row, px);
         }
         row.iter_mut().for_each(|v| *v *= inv);
     });
     let mut bc = Scratch::<E>::take(d.c * b);
-    super::layout::transpose_into(&cb, &mut bc, d.c);
+    transpose_into(&cb, &mut bc, d.c);
     let out = cpu_tensor(&dev, (b, d.c), &bc)?;
     if !T::OWNS_TAPE {
         return Ok(out.put_tape(tape));
@@ -167,7 +166,7 @@ pub(crate) fn global_avg_pool<E: LayerFloat, T: Tape<E, Cpu>>(
     tape.add_backward_op(move |grads| {
         let gout = read_grad(grads.get_or_alloc_mut(&out_ghost)?); // (B, C)
         let mut gcb = Scratch::<E>::take(d.c * b);
-        super::layout::transpose_into(&gout, &mut gcb, b); // (C, B)
+        transpose_into(&gout, &mut gcb, b); // (C, B)
         let gx: &mut [E] = grads.get_or_alloc_mut(&x_ghost)?;
         gx.par_chunks_mut((s * b).max(1))
             .zip(gcb.par_chunks(b.max(1)))
@@ -194,7 +193,7 @@ pub(crate) fn flatten<E: LayerFloat, T: Tape<E, Cpu>>(
     let f = d.c * d.h * d.w;
     let xbuf = read_cpu(&x);
     let mut rows = Scratch::<E>::take(xbuf.len());
-    super::layout::transpose_into(&xbuf, &mut rows, f); // (F, B) -> (B, F)
+    transpose_into(&xbuf, &mut rows, f); // (F, B) -> (B, F)
     let out = cpu_tensor(&dev, (d.b, f), &rows)?;
     if !T::OWNS_TAPE {
         return Ok(out.put_tape(tape));
@@ -204,8 +203,8 @@ pub(crate) fn flatten<E: LayerFloat, T: Tape<E, Cpu>>(
     tape.add_backward_op(move |grads| {
         let gout = read_grad(grads.get_or_alloc_mut(&out_ghost)?);
         let mut t = Scratch::<E>::take(gout.len());
-        super::layout::transpose_into(&gout, &mut t, d.b); // (B, F) -> (F, B)
-        super::im2col::add_assign(grads.get_or_alloc_mut(&x_ghost)?, &t);
+        transpose_into(&gout, &mut t, d.b); // (B, F) -> (F, B)
+        add_assign(grads.get_or_alloc_mut(&x_ghost)?, &t);
         Ok(())
     });
     Ok(out.put_tape(tape))

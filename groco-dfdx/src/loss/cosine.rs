@@ -8,8 +8,8 @@
 
 use rayon::prelude::*;
 
-use super::{cst, LossFloat};
-use crate::layers::Scratch;
+use super::float::{cst, LossFloat};
+use crate::host::Scratch;
 
 /// The ε of the normalisation.
 pub const COSINE_EPS: f64 = 1e-8;

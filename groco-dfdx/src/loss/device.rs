@@ -11,8 +11,8 @@
 
 use dfdx::prelude::*;
 
-use super::LossFloat;
-use crate::layers::Scratch;
+use super::float::LossFloat;
+use crate::host::Scratch;
 use crate::path::{cpu_path, CpuPath};
 use crate::Error;
 

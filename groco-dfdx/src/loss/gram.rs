@@ -8,9 +8,9 @@
 
 use rayon::prelude::*;
 
-use super::LossFloat;
-use crate::layers::gemm::{gemm, MatRef};
-use crate::layers::Scratch;
+use super::float::LossFloat;
+use crate::host::gemm::{gemm, MatRef};
+use crate::host::Scratch;
 
 /// Rows per panel.
 pub(crate) const PANEL: usize = 128;

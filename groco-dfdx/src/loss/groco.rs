@@ -10,55 +10,14 @@
 //! computation and its cost.
 
 use dfdx::prelude::*;
-use groco_core::{Network, Relaxation};
 
 use super::device::LossDevice;
+use super::float::LossFloat;
+use super::groco_config::GrocoConfig;
 use super::groco_host::groco_host;
 use super::groco_resident::groco_resident;
 use super::views::scalar_loss_op;
-use super::LossFloat;
 use crate::Error;
-
-/// Settings of [`groco_loss`]; `Default` gives the paper's: k = 10, steepness 1, odd-even,
-/// cauchy, art_lambda 0.25, every view positives-eligible, stop-gradient on.
-///
-/// ```
-/// use groco_dfdx::loss::GrocoConfig;
-/// let multi_crop = GrocoConfig { n_pos_augs: Some(2), ..GrocoConfig::default() };
-/// assert_eq!(multi_crop.topk_neg, 10);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct GrocoConfig {
-    /// Negatives kept per anchor (k): 1 ≤ k ≤ B − 1.
-    pub topk_neg: usize,
-    /// Steepness of the relaxed comparators, finite and > 0.
-    pub steepness: f64,
-    /// Sorting network.
-    pub network: Network,
-    /// Comparator relaxation.
-    pub relaxation: Relaxation,
-    /// λ of the `logistic_phi` relaxation.
-    pub art_lambda: f64,
-    /// P, the number of leading views that serve as positives (`None`: all V; multi-crop
-    /// runs set it to the number of global crops). 2 ≤ P ≤ V.
-    pub n_pos_augs: Option<usize>,
-    /// Detach the positive and negative side of each similarity (only anchors get gradient).
-    pub stop_grad: bool,
-}
-
-impl Default for GrocoConfig {
-    fn default() -> Self {
-        GrocoConfig {
-            topk_neg: 10,
-            steepness: 1.0,
-            network: Network::OddEven,
-            relaxation: Relaxation::Cauchy,
-            art_lambda: 0.25,
-            n_pos_augs: None,
-            stop_grad: true,
-        }
-    }
-}
 
 /// The GroCo loss of V ≥ 2 views, each `(B, D)` (the projection head's outputs for V
 /// augmentations of the same B images), as a scalar on the views' merged tape.

@@ -16,16 +16,16 @@
 //! gemm); without stop-grad the other side gets dz_u[b] += g_p,u·z_v[b] and
 //! dz_v[c_j] += g_n,j·z_v[b]. Then the normalisation's backward.
 
-use groco_core::{GrocoRowLoss, SortConfig};
+use groco_core::GrocoRowLoss;
 use rayon::prelude::*;
 
 use super::cosine::{dot, Normalized};
 use super::device::core_error;
+use super::float::{cst, LossFloat};
 use super::gram::SymGram;
-use super::groco::GrocoConfig;
+use super::groco_config::{check_config, row_losses, GrocoConfig};
 use super::views::{HostLoss, Views};
-use super::{cst, LossFloat};
-use crate::layers::Scratch;
+use crate::host::Scratch;
 use crate::Error;
 
 const OP: &str = "groco_loss";
@@ -38,61 +38,6 @@ struct AnchorRows<F> {
     gn: Vec<F>,
     /// The candidate row c of each kept negative, B × k.
     idx: Vec<usize>,
-}
-
-/// Checks `config` against V views of B rows; returns (P, k).
-pub(crate) fn check_config(
-    config: &GrocoConfig,
-    views: usize,
-    rows: usize,
-) -> Result<(usize, usize), Error> {
-    if views < 2 {
-        return Err(Error::config(
-            OP,
-            "views",
-            views,
-            "the GroCo loss needs at least 2 views",
-        ));
-    }
-    let p = config.n_pos_augs.unwrap_or(views);
-    if !(2..=views).contains(&p) {
-        return Err(Error::config(
-            OP,
-            "n_pos_augs",
-            p,
-            "must be between 2 and the number of views",
-        ));
-    }
-    if rows < 2 {
-        return Err(Error::shape(
-            OP,
-            "views of at least 2 rows (the negatives of a row are the other rows)",
-            format!("{rows} row"),
-        ));
-    }
-    let k = config.topk_neg;
-    if k == 0 || k > rows - 1 {
-        let reason = "must be between 1 and B - 1 (the other rows of the batch are the negatives)";
-        return Err(Error::config(OP, "topk_neg", k, reason));
-    }
-    Ok((p, k))
-}
-
-/// The core's row losses for the anchors of positives-eligible views (P − 1 positives) and of
-/// the other views (P positives), each with the k kept negatives.
-pub(crate) fn row_losses<F: LossFloat>(
-    config: &GrocoConfig,
-    p: usize,
-    k: usize,
-) -> Result<[GrocoRowLoss<F>; 2], Error> {
-    let sort = SortConfig {
-        network: config.network,
-        relaxation: config.relaxation,
-        steepness: cst::<F>(config.steepness),
-        art_lambda: cst::<F>(config.art_lambda),
-    };
-    let row_loss = |n_pos| GrocoRowLoss::try_new(n_pos, k, k, sort).map_err(core_error(OP));
-    Ok([row_loss(p - 1)?, row_loss(p)?])
 }
 
 /// The GroCo loss of `views` and, if `want_grad`, dL/dview.

@@ -19,14 +19,13 @@ use groco_core::GrocoRowLoss;
 use rayon::prelude::*;
 
 use super::device::core_error;
-use super::groco::GrocoConfig;
-use super::groco_host::{check_config, row_losses};
+use super::float::{cst, LossFloat};
+use super::groco_config::{check_config, row_losses, GrocoConfig};
 use super::resident::{
     detached, dev, gram, normalize, pick, row_dots, side_by_side, top_k_masks, without_diagonal,
     Col, ResidentDevice, Rows,
 };
 use super::views::{take_views, Taken};
-use super::{cst, LossFloat};
 use crate::transfer::{download, upload};
 use crate::Error;
 

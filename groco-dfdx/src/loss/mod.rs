@@ -42,8 +42,10 @@
 
 mod cosine;
 mod device;
+mod float;
 mod gram;
 mod groco;
+mod groco_config;
 mod groco_host;
 mod groco_resident;
 mod nt_xent;
@@ -54,22 +56,10 @@ mod views;
 
 pub use cosine::COSINE_EPS;
 pub use device::LossDevice;
-pub use groco::{groco_loss, GrocoConfig};
+pub use float::LossFloat;
+pub use groco::groco_loss;
+pub use groco_config::GrocoConfig;
 pub use groco_core::{Network, Relaxation, SortConfig};
 pub use nt_xent::nt_xent;
 pub use resident::ResidentDevice;
 pub use sort_op::{diff_sort, diff_sort_values, soft_rank};
-
-use crate::layers::LayerFloat;
-
-/// The element types of the loss ops: `f32` and `f64` (a dfdx `Dtype` that is also a
-/// groco-core [`groco_core::Real`]).
-pub trait LossFloat: LayerFloat + groco_core::Real {}
-
-impl<F: LayerFloat + groco_core::Real> LossFloat for F {}
-
-/// `v` as `F` (NaN if it does not convert).
-#[inline]
-pub(crate) fn cst<F: LossFloat>(v: f64) -> F {
-    <F as num_traits::NumCast>::from(v).unwrap_or_else(F::nan)
-}

@@ -13,12 +13,12 @@ use rayon::prelude::*;
 
 use super::cosine::Normalized;
 use super::device::LossDevice;
+use super::float::{cst, LossFloat};
 use super::gram::SymGram;
 use super::nt_xent_resident::nt_xent_resident;
 use super::views::{scalar_loss_op, HostLoss, Views};
-use super::{cst, LossFloat};
-use crate::layers::gemm::{gemm, MatRef};
-use crate::layers::Scratch;
+use crate::host::gemm::{gemm, MatRef};
+use crate::host::Scratch;
 use crate::Error;
 
 const OP: &str = "nt_xent";

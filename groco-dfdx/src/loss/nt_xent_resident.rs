@@ -9,11 +9,11 @@
 
 use dfdx::prelude::*;
 
+use super::float::{cst, LossFloat};
 use super::resident::{
     dev, diagonal, gram, normalize, pick, without_diagonal, Col, ResidentDevice, Rows,
 };
 use super::views::{take_views, Taken};
-use super::{cst, LossFloat};
 use crate::Error;
 
 /// NT-Xent of two views at `temperature` on their device (see the module docs).

@@ -12,7 +12,8 @@
 
 use dfdx::prelude::*;
 
-use super::{cst, LossFloat, COSINE_EPS};
+use super::cosine::COSINE_EPS;
+use super::float::{cst, LossFloat};
 use crate::constants::cached;
 use crate::Error;
 

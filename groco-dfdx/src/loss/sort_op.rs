@@ -20,8 +20,8 @@ use groco_core::{SortConfig, Sorter, LANES};
 use rayon::prelude::*;
 
 use super::device::{check_finite, core_error, read_host, tensor_from_host, LossDevice};
-use super::LossFloat;
-use crate::layers::Scratch;
+use super::float::LossFloat;
+use crate::host::Scratch;
 use crate::Error;
 
 /// A checked input: the tape-less tensor, its tape, its host copy and the sorter.

@@ -10,8 +10,8 @@
 use dfdx::prelude::*;
 
 use super::device::{check_finite, read_host, tensor_from_host, LossDevice};
-use super::LossFloat;
-use crate::layers::Scratch;
+use super::float::LossFloat;
+use crate::host::Scratch;
 use crate::Error;
 
 /// A host loss over views: the loss, and dL/dview (row-major, one buffer per view) when asked.

@@ -86,10 +86,10 @@ pub fn fd_check(what: &str, inputs: &[Vec<f64>], f: &LossFn<'_>, tol: f64) {
 }
 
 /// `Σ r ⊙ y` for a fixed pseudo-random `r` (a loss whose gradient reaches every output).
-pub fn weighted_sum<S: Shape, T: Tape<f64, Cpu>>(
-    dev: &Cpu,
-    y: Tensor<S, f64, Cpu, T>,
-) -> Tensor<Rank0, f64, Cpu, T> {
+pub fn weighted_sum<S: Shape, D: Device<f64>, T: Tape<f64, D>>(
+    dev: &D,
+    y: Tensor<S, f64, D, T>,
+) -> Tensor<Rank0, f64, D, T> {
     let n = y.shape().num_elements();
     let r: Vec<f64> = (0..n)
         .map(|i| ((i * 7919 % 1013) as f64 / 1013.0) - 0.4)

@@ -1,9 +1,16 @@
-//! A bounds-checked wrapper around the `gemm` crate: `C = A · B` (or `C += A · B`) on strided
-//! views, with its own split of the work across rayon threads for the convolution shapes.
+//! Dense linear algebra on host slices: a bounds-checked wrapper around the `gemm` crate,
+//! `C = A · B` (or `C += A · B`) on strided views, with its own split of the work across rayon
+//! threads for the convolution shapes; and the element-wise `dst += src` that gradients are
+//! accumulated with.
+//!
+//! A view's element `(i, j)` is `data[i * row_stride + j * col_stride]`, so a transpose is a
+//! swap of the strides ([`MatRef::t`]), never a copy. Views are checked against their data
+//! before any unchecked access.
 
 use rayon::prelude::*;
 
-use super::{im2col::add_assign, LayerFloat};
+use super::float::LayerFloat;
+use super::scratch::Scratch;
 
 /// A strided read-only matrix view for [`gemm()`]: element `(i, j)` is
 /// `data[i * row_stride + j * col_stride]`.
@@ -204,7 +211,7 @@ fn split_inner<E: LayerFloat>(
 ) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let depth = k.div_ceil(parts);
-    let partials: Vec<super::Scratch<E>> = (0..parts)
+    let partials: Vec<Scratch<E>> = (0..parts)
         .map(|p| (p * depth, ((p + 1) * depth).min(k)))
         .filter(|(lo, hi)| lo < hi)
         .collect::<Vec<_>>()
@@ -222,7 +229,7 @@ fn split_inner<E: LayerFloat>(
             };
             aa.check();
             bb.check();
-            let mut part = super::Scratch::<E>::take(m * n);
+            let mut part = Scratch::<E>::take(m * n);
             gemm_raw(&mut part, n, aa, bb, false, gemm::Parallelism::None);
             part
         })
@@ -232,6 +239,14 @@ fn split_inner<E: LayerFloat>(
     }
     for part in partials {
         add_assign(dst, &part);
+    }
+}
+
+/// `dst += src`, element by element over the shorter of the two.
+#[inline]
+pub(crate) fn add_assign<E: LayerFloat>(dst: &mut [E], src: &[E]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d += s;
     }
 }
 

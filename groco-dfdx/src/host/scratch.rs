@@ -1,10 +1,11 @@
-//! Scratch buffers for the CPU kernels and the element trait they need.
+//! Scratch buffers for the host kernels: a bounded pool of reusable buffers per element type.
 //!
-//! Large temporaries (im2col matrices, copies of activations) are tens of megabytes: fresh
-//! allocations of that size are `mmap`ed by the allocator and page-fault on every step. A
-//! [`Scratch`] buffer is taken from a small per-dtype [`ScratchPool`] and returns to it when
-//! dropped, so a training loop reuses the same few buffers. The pool keeps at most
-//! [`ScratchPool::MAX_BUFFERS`] buffers, so it cannot grow without bound.
+//! Large temporaries (im2col matrices, copies of activations, the losses' similarity rows) are
+//! tens of megabytes: fresh allocations of that size are `mmap`ed by the allocator and
+//! page-fault on every step. A [`Scratch`] buffer is taken from a small per-dtype
+//! [`ScratchPool`] and returns to it when dropped, so a training loop reuses the same few
+//! buffers. The pool keeps at most [`ScratchPool::MAX_BUFFERS`] buffers, so it cannot grow
+//! without bound: memory held is at most `MAX_BUFFERS` times the largest buffer taken.
 
 use dfdx::prelude::{Cpu, Dtype, HasShape, Shape, Tensor, ZerosTensor};
 use std::ops::{Deref, DerefMut};
@@ -12,10 +13,14 @@ use std::sync::Mutex;
 
 use crate::Error;
 
-/// The element types the layers' CPU kernels support: `f32` and `f64`.
-pub trait LayerFloat:
-    Dtype + num_traits::Float + rand_distr::uniform::SampleUniform + Send + Sync + 'static
-{
+/// An element type with a scratch pool of its own: `f32` and `f64`.
+///
+/// ```
+/// use groco_dfdx::host::{ScratchElement, ScratchPool};
+/// let pool: &'static ScratchPool<f32> = f32::scratch_pool();
+/// pool.clear();
+/// ```
+pub trait ScratchElement: Copy + Default + Send + 'static {
     /// The scratch pool for this element type.
     fn scratch_pool() -> &'static ScratchPool<Self>;
 }
@@ -23,19 +28,27 @@ pub trait LayerFloat:
 static POOL_F32: ScratchPool<f32> = ScratchPool::new();
 static POOL_F64: ScratchPool<f64> = ScratchPool::new();
 
-impl LayerFloat for f32 {
+impl ScratchElement for f32 {
     fn scratch_pool() -> &'static ScratchPool<f32> {
         &POOL_F32
     }
 }
 
-impl LayerFloat for f64 {
+impl ScratchElement for f64 {
     fn scratch_pool() -> &'static ScratchPool<f64> {
         &POOL_F64
     }
 }
 
-/// A bounded pool of reusable buffers (see the module docs).
+/// A bounded pool of reusable buffers (see the module docs); one per element type, reached
+/// with [`ScratchElement::scratch_pool`].
+///
+/// ```
+/// use groco_dfdx::host::{Scratch, ScratchElement, ScratchPool};
+/// drop(Scratch::<f64>::take(1000)); // the buffer returns to the f64 pool
+/// f64::scratch_pool().clear(); // and is freed here
+/// assert!(ScratchPool::<f64>::MAX_BUFFERS > 0);
+/// ```
 #[derive(Debug)]
 pub struct ScratchPool<E> {
     buffers: Mutex<Vec<Vec<E>>>,
@@ -51,11 +64,6 @@ impl<E> ScratchPool<E> {
         }
     }
 
-    /// Total capacity, in elements, of the buffers now in the pool.
-    pub fn pooled_elements(&self) -> usize {
-        self.lock().iter().map(Vec::capacity).sum()
-    }
-
     /// Frees every pooled buffer.
     pub fn clear(&self) {
         self.lock().clear();
@@ -69,12 +77,20 @@ impl<E> ScratchPool<E> {
 
 /// A buffer of `len` elements borrowed from the pool of `E`; its contents are unspecified
 /// (callers write every element) unless taken with [`Scratch::zeroed`].
+///
+/// ```
+/// use groco_dfdx::host::Scratch;
+/// let mut s = Scratch::<f32>::zeroed(4);
+/// s[1] = 2.0;
+/// assert_eq!(&s[..], &[0.0, 2.0, 0.0, 0.0]);
+/// drop(s); // back to the pool, for the next `take` of at most its capacity
+/// ```
 #[derive(Debug)]
-pub struct Scratch<E: LayerFloat> {
+pub struct Scratch<E: ScratchElement> {
     buf: Vec<E>,
 }
 
-impl<E: LayerFloat> Scratch<E> {
+impl<E: ScratchElement> Scratch<E> {
     /// A buffer of `len` elements with unspecified contents: the smallest pooled buffer that
     /// fits, or a new one.
     pub fn take(len: usize) -> Self {
@@ -104,7 +120,7 @@ impl<E: LayerFloat> Scratch<E> {
     }
 }
 
-impl<E: LayerFloat> Drop for Scratch<E> {
+impl<E: ScratchElement> Drop for Scratch<E> {
     fn drop(&mut self) {
         let buf = std::mem::take(&mut self.buf);
         if buf.capacity() == 0 {
@@ -125,14 +141,14 @@ impl<E: LayerFloat> Drop for Scratch<E> {
     }
 }
 
-impl<E: LayerFloat> Deref for Scratch<E> {
+impl<E: ScratchElement> Deref for Scratch<E> {
     type Target = [E];
     fn deref(&self) -> &[E] {
         &self.buf
     }
 }
 
-impl<E: LayerFloat> DerefMut for Scratch<E> {
+impl<E: ScratchElement> DerefMut for Scratch<E> {
     fn deref_mut(&mut self) -> &mut [E] {
         &mut self.buf
     }
@@ -140,7 +156,7 @@ impl<E: LayerFloat> DerefMut for Scratch<E> {
 
 /// A new `Cpu` tensor holding `data`, created with `zeros_like` + `copy_from` so that it draws
 /// from (and later returns to) dfdx's allocation cache (see the crate docs).
-pub(crate) fn cpu_tensor<S: Shape, E: LayerFloat>(
+pub(crate) fn cpu_tensor<S: Shape, E: Dtype + ScratchElement>(
     dev: &Cpu,
     shape: S,
     data: &[E],
@@ -152,7 +168,9 @@ pub(crate) fn cpu_tensor<S: Shape, E: LayerFloat>(
 }
 
 /// Copies a contiguous `Cpu` tensor into a scratch buffer.
-pub(crate) fn read_cpu<S: Shape, E: LayerFloat, T>(t: &Tensor<S, E, Cpu, T>) -> Scratch<E> {
+pub(crate) fn read_cpu<S: Shape, E: Dtype + ScratchElement, T>(
+    t: &Tensor<S, E, Cpu, T>,
+) -> Scratch<E> {
     let mut s = Scratch::take(t.shape().num_elements());
     t.copy_into(&mut s);
     s
