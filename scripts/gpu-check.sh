@@ -38,9 +38,11 @@ die() { echo "gpu-check: $*" >&2; exit 1; }
 # --pack DIR (build machine)
 # ---------------------------------------------------------------------------------------------
 
-# The executables of a cargo --message-format=json stream: all (`any`) or the test harnesses.
+# The executables in a cargo --message-format=json stream, as 'MANIFEST EXECUTABLE' lines: the test
+# harnesses (`tests`) or the others (`bins`).
 executables() {
-    grep '"reason":"compiler-artifact"' | { if [ "$1" = tests ]; then grep '"test":true'; else grep -v '"test":true'; fi; } \
+    local harness='"profile":\{[^}]*"test":true'
+    grep '"reason":"compiler-artifact"' | { if [ "$1" = tests ]; then grep -E "$harness"; else grep -Ev "$harness"; fi; } \
         | sed -n 's/.*"manifest_path":"\([^"]*\)".*"executable":"\([^"]*\)".*/\1 \2/p' | sort -u
 }
 
@@ -88,8 +90,11 @@ pack() {
     mapfile -t outs < <(grep -oE "$target/release/build/[A-Za-z0-9_-]+-[0-9a-f]{16}/out" <<<"$all_strings" | sort -u)
     [ "${#outs[@]}" -gt 0 ] || die "no build OUT_DIR baked into the binaries (dfdx's .cuh files)"
     grep -qF "$target/release/trainer" <<<"$all_strings" || echo "gpu-check: note: no test names $target/release/trainer" >&2
+    grep -qF "$REPO/" <<<"$all_strings" || echo "gpu-check: note: no binary names a path under $REPO" >&2
     cp "$inc/cuda_fp16.h" "$inc/cuda_fp16.hpp" "$dir/include/"
     {
+        # The repository first: on the GPU machine, paths under it go through its symlink.
+        echo "repo $REPO"
         echo "include $inc include"
         local o
         for o in "${outs[@]}"; do
@@ -98,7 +103,6 @@ pack() {
             cp "$o"/*.cuh "$dir/outdirs/$name/" 2>/dev/null || true
             echo "out $o outdirs/$name"
         done
-        echo "repo $REPO"
         echo "trainer-exe $target/release/trainer"
     } >"$dir/baked-paths.txt"
 
@@ -138,10 +142,11 @@ pack() {
     } >"$dir/manifest.txt"
     rm -rf "$dir/stage"
 
-    # The size that travels: DIR plus the working tree (tracked and untracked, not ignored files).
+    # The size that travels: DIR plus the working tree (tracked and untracked, not ignored files;
+    # a tracked file deleted in the work tree has no size).
     local dir_bytes repo_bytes total
     dir_bytes=$(du -sb "$dir" | cut -f1)
-    repo_bytes=$(git -C "$REPO" ls-files -z -co --exclude-standard | (cd "$REPO" && xargs -0 stat -c %s -- 2>/dev/null) \
+    repo_bytes=$(git -C "$REPO" ls-files -z -co --exclude-standard | (cd "$REPO" && { xargs -0 stat -c %s -- 2>/dev/null; true; }) \
         | awk '{s += $1} END {print s + 0}')
     case $dir/ in "$REPO"/*)
         if ! git -C "$REPO" check-ignore -q "$dir"; then repo_bytes=$((repo_bytes - dir_bytes)); fi ;;
@@ -237,27 +242,27 @@ run_check() {
     x timeout "$(step_timeout $CAP_SETUP)" tar -C "$u" -xJf "$dir/binaries.tar.xz" \
         || die "cannot unpack $dir/binaries.tar.xz"
     if [ -f "$dir/baked-paths.txt" ]; then
+        # The repository first: the other paths may lie under it. A path that exists is left
+        # alone (a dry run on the build machine shows the links anyway, marked).
+        local absent
         while read -r key path rel; do
+            absent=0
+            [ -e "$path" ] || absent=1
+            [ "$key" = trainer-exe ] && [ -L "$path" ] && absent=1 # never over a real file
+            [ "$key" = repo ] && [ "$path" = "$REPO" ] && continue
+            if [ "$absent" = 0 ] && [ "$DRY" = 1 ]; then
+                echo "# on a machine without $path:"
+            elif [ "$absent" = 0 ]; then
+                [ "$key" = repo ] && echo "warning: $path exists here and is not this repository; the tests read files there"
+                continue
+            fi
+            x mkdir -p "$(dirname "$path")"
             case $key in
-                include | out)
-                    if [ ! -e "$path" ]; then
-                        x mkdir -p "$(dirname "$path")"
-                        x ln -sfn "$dir/$rel" "$path"
-                    fi ;;
-                repo)
-                    if [ "$path" != "$REPO" ] && [ ! -e "$path" ]; then
-                        x mkdir -p "$(dirname "$path")"
-                        x ln -sfn "$REPO" "$path"
-                    elif [ "$path" != "$REPO" ]; then
-                        echo "warning: $path exists here and is not this repository; the tests read files there"
-                    fi ;;
-                trainer-exe) # never over a real file (a build machine's own binary)
-                    if [ ! -e "$path" ] || [ -L "$path" ]; then
-                        x mkdir -p "$(dirname "$path")"
-                        x ln -sfn "$u/bin/trainer" "$path"
-                    fi ;;
+                repo) x ln -sfn "$REPO" "$path" ;;
+                include | out) x ln -sfn "$dir/$rel" "$path" ;;
+                trainer-exe) x ln -sfn "$u/bin/trainer" "$path" ;;
             esac
-        done <"$dir/baked-paths.txt"
+        done < <(grep '^repo ' "$dir/baked-paths.txt"; grep -v '^repo ' "$dir/baked-paths.txt")
     else
         echo "+ (no pack: for each line of $dir/baked-paths.txt, mkdir -p and ln -sfn to the pack's include/, outdirs/*, this repository and its trainer at the build machine's paths)"
     fi
@@ -331,6 +336,7 @@ run_check() {
         # diffsort from the pack when the venv lacks it (a wheel is importable as a zip)
         if [ "$DRY" = 1 ] || ! "$py" -c 'import diffsort' 2>/dev/null; then
             pp=$(compgen -G "$dir/py/diffsort-*.whl" | head -1)
+            [ "$DRY" = 0 ] || echo "# PYTHONPATH only where the venv cannot import diffsort:"
         fi
         sample_start "$res/mem-torch-$model"
         x_log "$log" timeout -k 5 "$t" env PYTHONPATH="$pp" "$py" "$REPO/benches/torch_train_step.py" --device cuda "$@" || rc=$?
@@ -370,7 +376,9 @@ run_check() {
         echo
         echo "ours: trainer bench --device cuda (small-cnn 1x28x28, resnet18 3x32x32); peak memory sampled from nvidia-smi (the whole process, CUDA context included)."
         echo "PyTorch: benches/torch_train_step.py --device cuda; peak = torch.cuda.max_memory_allocated (tensors only); last column sampled like ours."
-        for k in "${!msg[@]}"; do echo "$k failed: ${msg[$k]}"; done
+        for k in ours-small-cnn ours-resnet18 torch-small-cnn torch-resnet18; do
+            [ -z "${msg[$k]:-}" ] || echo "$k failed: ${msg[$k]}"
+        done
         echo "tests (GROCO_REQUIRE_CUDA=1): $n_ok binaries passed, $n_fail failed or not run"
         for k in "${!test_status[@]}"; do [ "${test_status[$k]}" = ok ] || echo "  $k: ${test_status[$k]}"; done
         echo "time: $((SECONDS - T_START)) s"
