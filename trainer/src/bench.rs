@@ -13,6 +13,7 @@ use crate::cli::BenchArgs;
 use crate::config::TrainConfig;
 use crate::dispatch::{try_dispatch, NetTask};
 use crate::error::{Error, Result};
+use crate::heap;
 use crate::losses::{LossFn, TrainDevice};
 use crate::model::Net;
 use crate::optim::Optimizer;
@@ -29,6 +30,10 @@ pub struct BenchResult {
     pub batch_size: usize,
     /// `(timed step, resident bytes)` after each step asked for with `--rss-at`, in step order.
     pub rss: Vec<(usize, u64)>,
+    /// `(peak, before)`: the most heap bytes alive at once during a timed step, and those alive
+    /// before the first timed step (weights, momenta, data, caches), where the binary counts
+    /// them (see [`heap`]).
+    pub heap_peak: Option<(usize, usize)>,
 }
 
 impl BenchResult {
@@ -133,7 +138,10 @@ impl NetTask for BenchTask {
         let lr = config.scaled_lr() * 0.01;
         let mut step_seconds = Vec::with_capacity(self.steps);
         let mut rss = Vec::with_capacity(self.rss_at.len());
+        let mut heap_peak = None;
         for i in 0..self.warmup + self.steps {
+            let before = heap::live();
+            heap::reset_peak();
             let start = Instant::now();
             let owned;
             let batch = if self.with_data {
@@ -155,6 +163,10 @@ impl NetTask for BenchTask {
             )?;
             if i >= self.warmup {
                 step_seconds.push(start.elapsed().as_secs_f64());
+                if let (Some(before), Some(peak)) = (before, heap::peak()) {
+                    let (p, _) = heap_peak.get_or_insert((peak, before));
+                    *p = (*p).max(peak);
+                }
                 let timed = i + 1 - self.warmup;
                 if self.rss_at.binary_search(&timed).is_ok() {
                     rss.push((timed, try_resident_bytes()?));
@@ -165,6 +177,7 @@ impl NetTask for BenchTask {
             step_seconds,
             batch_size: config.batch_size,
             rss,
+            heap_peak,
         })
     }
 }
@@ -235,6 +248,15 @@ pub fn report(args: &BenchArgs, r: &BenchResult) -> String {
         r.step_seconds.len(),
         r.images_per_second()
     );
+    if let Some((peak, before)) = r.heap_peak {
+        let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+        out += &format!(
+            "\npeak heap bytes alive during a step: {:.1} MiB ({peak} bytes; {:.1} MiB were alive \
+             before it: weights, momenta, data)",
+            mib(peak),
+            mib(before)
+        );
+    }
     if let Some(peak) = try_peak_resident_bytes() {
         out += &format!(
             "\npeak resident memory (VmHWM): {:.1} MiB",

@@ -23,6 +23,7 @@ pub mod dispatch;
 pub mod error;
 pub mod eval;
 pub mod evalcmd;
+pub mod heap;
 pub mod knn;
 pub mod linear;
 pub mod losses;

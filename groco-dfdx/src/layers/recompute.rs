@@ -14,7 +14,22 @@
 use dfdx::prelude::*;
 
 use super::composed;
+
+/// The gradient of an op's output (given by its ghost), as a tensor, leaving a zero-length
+/// buffer in its place: the ops that read it have all run (they came later in the forward), and
+/// dfdx would otherwise keep it until the whole backward ends. (A macro: dfdx does not name the
+/// ghost's type outside the crate.)
+macro_rules! take_grad {
+    ($grads:expr, $ghost:expr) => {{
+        $grads.try_alloc_for(&$ghost)?;
+        let g = $grads.get(&$ghost);
+        *$grads.get_or_alloc_mut(&$ghost)? = Storage::<E>::try_alloc_len(g.device(), 0)?;
+        g
+    }};
+}
+
 use super::geom::ConvGeom;
+use super::index_cache::GatherTable;
 use super::layout::{Activation, Dims};
 use super::params::{BnParams, ConvParams, Weight4};
 use crate::host::LayerFloat;
@@ -57,32 +72,88 @@ where
         return Ok(out.put_tape(tape));
     }
     let out_ghost = out.ghost();
-    let (w, bias, g) = (w.clone(), bias.cloned(), *g);
+    let conv = Saved {
+        x,
+        w: w.clone(),
+        bias: bias.cloned(),
+        g: *g,
+        table,
+    };
     tape.add_backward_op(move |grads| {
-        grads.try_alloc_for(&out_ghost)?;
-        let gout = grads.get(&out_ghost);
-        let mut inner = Gradients::leaky();
-        let swap_in = |outer: &mut Gradients<E, D>, inner: &mut Gradients<E, D>| {
-            std::mem::swap(outer.get_or_alloc_mut(&x)?, inner.get_or_alloc_mut(&x)?);
-            std::mem::swap(outer.get_or_alloc_mut(&w)?, inner.get_or_alloc_mut(&w)?);
-            if let Some(b) = &bias {
-                std::mem::swap(outer.get_or_alloc_mut(b)?, inner.get_or_alloc_mut(b)?);
-            }
-            Ok::<(), D::Err>(())
-        };
-        swap_in(grads, &mut inner)?;
-        let xt = x.clone().traced(inner);
-        let y = composed::conv2d_with_table(xt, &w, bias.as_ref(), &g, table)?;
-        let mut inner = y.try_mul(gout)?.try_sum()?.try_backward()?;
-        swap_in(grads, &mut inner)
+        let gout = take_grad!(grads, out_ghost);
+        conv.backward(grads, gout)
     });
     Ok(out.put_tape(tape))
 }
 
+/// What a recomputed convolution keeps for its backward: its input and parameters.
+struct Saved<E: LayerFloat, D: Storage<E> + Storage<usize>> {
+    x: Activation<E, D>,
+    w: Weight4<E, D>,
+    bias: Option<Tensor<(usize,), E, D>>,
+    g: ConvGeom,
+    table: GatherTable<D>,
+}
+
+/// Runs the nested tape of `y` backward from the output gradient `gout`: the backward of
+/// Σ y ⊙ gout, computed as a 1×N by N×1 `matmul` so that dfdx forms only dL/dy (= gout) and the
+/// (discarded) gradient of gout, not a product and its gradient as well.
+fn backward_from<E: LayerFloat, D: Device<E>>(
+    y: Activation<E, D, OwnedTape<E, D>>,
+    gout: Activation<E, D>,
+) -> Result<Gradients<E, D>, D::Err> {
+    let n = y.shape().num_elements();
+    let row = y.try_reshape_like(&(1usize, n))?;
+    let col = gout.try_reshape_like(&(n, 1usize))?;
+    let dot = row.try_matmul(col)?; // (1, 1)
+    dot.try_reshape_like(&())?.try_backward()
+}
+
+/// Moves the gradient accumulator of `t` from `from` to `to` (and `to`'s to `from`).
+fn swap<S: Shape, E: Dtype, D: Storage<E>>(
+    t: &Tensor<S, E, D>,
+    a: &mut Gradients<E, D>,
+    b: &mut Gradients<E, D>,
+) -> Result<(), D::Err> {
+    std::mem::swap(a.get_or_alloc_mut(t)?, b.get_or_alloc_mut(t)?);
+    Ok(())
+}
+
+impl<E, D> Saved<E, D>
+where
+    E: LayerFloat,
+    D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
+{
+    /// The convolution's output again, without a tape (its im2col matrix is dropped at once).
+    fn output(&self) -> Result<Activation<E, D>, D::Err> {
+        let (x, t) = (self.x.clone(), self.table.clone());
+        composed::conv2d_with_table(x, &self.w, self.bias.as_ref(), &self.g, t)
+    }
+
+    /// Adds dL/dx, dL/dw and dL/dbias for an output gradient `gout` into `grads`: the composed
+    /// convolution again on a nested tape whose accumulators are the outer ones, moved in.
+    fn backward(&self, grads: &mut Gradients<E, D>, gout: Activation<E, D>) -> Result<(), D::Err> {
+        let mut inner = Gradients::leaky();
+        let swap_in = |outer: &mut Gradients<E, D>, inner: &mut Gradients<E, D>| {
+            swap(&self.x, outer, inner)?;
+            swap(&self.w, outer, inner)?;
+            self.bias.as_ref().map_or(Ok(()), |b| swap(b, outer, inner))
+        };
+        swap_in(grads, &mut inner)?;
+        let xt = self.x.clone().traced(inner);
+        let t = self.table.clone();
+        let y = composed::conv2d_with_table(xt, &self.w, self.bias.as_ref(), &self.g, t)?;
+        let mut inner = backward_from(y, gout)?;
+        swap_in(grads, &mut inner)
+    }
+}
+
 /// Convolution, train-mode batch norm and (with `relu`) ReLU as one recomputed block: the
-/// forward keeps only the block's input `x` (and the parameters), updates the running
-/// statistics once, and the backward runs the three composed ops again on a nested tape (with
-/// throw-away copies of the running statistics, so they are updated once). Same values and
+/// forward keeps only the block's input `x` (and the parameters) and updates the running
+/// statistics once. The backward runs in two stages, so that the batch norm's intermediates and
+/// the im2col matrix are never alive together: the batch norm (+ ReLU) again on a nested tape
+/// from the recomputed convolution output (with throw-away copies of the running statistics),
+/// then the convolution's backward as in [`conv2d_recompute`]. Same values and
 /// gradients as [`composed::conv2d`] followed by [`composed::batch_norm_train`]; what the block
 /// keeps for the backward is its input, instead of the im2col matrix and the batch norm's
 /// intermediates (several activations each).
@@ -108,30 +179,20 @@ where
         return Ok(out.put_tape(tape));
     }
     let out_ghost = out.ghost();
-    let (w, bias, g) = (conv.0.clone(), conv.1.cloned(), *g);
+    let conv = Saved {
+        x,
+        w: conv.0.clone(),
+        bias: conv.1.cloned(),
+        g: *g,
+        table,
+    };
     tape.add_backward_op(move |grads| {
-        grads.try_alloc_for(&out_ghost)?;
-        let gout = grads.get(&out_ghost);
+        let gout = take_grad!(grads, out_ghost);
+        // stage 1, batch norm: from the convolution's output recomputed without a tape
+        let z = conv.output()?;
         let mut inner = Gradients::leaky();
-        let swap_in = |outer: &mut Gradients<E, D>, inner: &mut Gradients<E, D>| {
-            std::mem::swap(outer.get_or_alloc_mut(&x)?, inner.get_or_alloc_mut(&x)?);
-            std::mem::swap(outer.get_or_alloc_mut(&w)?, inner.get_or_alloc_mut(&w)?);
-            if let Some(b) = &bias {
-                std::mem::swap(outer.get_or_alloc_mut(b)?, inner.get_or_alloc_mut(b)?);
-            }
-            std::mem::swap(
-                outer.get_or_alloc_mut(&scale)?,
-                inner.get_or_alloc_mut(&scale)?,
-            );
-            std::mem::swap(
-                outer.get_or_alloc_mut(&shift)?,
-                inner.get_or_alloc_mut(&shift)?,
-            );
-            Ok::<(), D::Err>(())
-        };
-        swap_in(grads, &mut inner)?;
-        let xt = x.clone().traced(inner);
-        let z = composed::conv2d_with_table(xt, &w, bias.as_ref(), &g, table)?;
+        swap(&scale, grads, &mut inner)?;
+        swap(&shift, grads, &mut inner)?;
         // the running statistics were updated by the forward: these copies are dropped
         let (mut rm, mut rv) = (scale.device().try_zeros()?, scale.device().try_zeros()?);
         let p = BnParams {
@@ -142,9 +203,14 @@ where
             epsilon: eps,
             momentum: mom,
         };
-        let y = composed::batch_norm_train_raw(z, p, relu)?;
-        let mut inner = y.try_mul(gout)?.try_sum()?.try_backward()?;
-        swap_in(grads, &mut inner)
+        let y = composed::batch_norm_train_raw(z.clone().traced(inner), p, relu)?;
+        let mut inner = backward_from(y, gout)?;
+        swap(&scale, grads, &mut inner)?;
+        swap(&shift, grads, &mut inner)?;
+        let gz = inner.get(&z);
+        drop(inner); // the batch norm's intermediate gradients, before the im2col matrix comes
+                     // stage 2, the convolution
+        conv.backward(grads, gz)
     });
     Ok(out.put_tape(tape))
 }

@@ -37,16 +37,30 @@ pub struct DownBlock<const I: usize, const O: usize, D: LayerDevice<f32>> {
     bs: BatchNorm2d<O, f32, D>,
 }
 
-/// Batch norm in train mode (batch statistics) or eval mode (running statistics).
-fn norm<const C: usize, const RELU: bool, D: LayerDevice<f32>, T: Tape<f32, D>>(
-    bn: &mut BatchNormAct2d<C, RELU, f32, D>,
+/// Convolution then batch norm: in train mode (batch statistics) as one fused op (a fused
+/// kernel on `Cpu`; on `Cuda` a block recomputed in the backward, which keeps only its input),
+/// in eval mode (running statistics) one after the other. `input_grad` false skips the input's
+/// gradient (the stem).
+fn conv_norm<
+    const I: usize,
+    const O: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    const RELU: bool,
+    D: LayerDevice<f32>,
+    T: Tape<f32, D>,
+>(
+    conv: &Conv2d<I, O, K, S, P, 1, f32, D>,
+    bn: &mut BatchNormAct2d<O, RELU, f32, D>,
     x: Act<D, T>,
     train: bool,
+    input_grad: bool,
 ) -> Result<Act<D, T>, Error> {
     if train {
-        bn.try_forward_train(x)
+        conv.try_forward_bn_train(bn, x, input_grad)
     } else {
-        bn.try_forward_eval(x)
+        bn.try_forward_eval(conv.try_forward(x)?)
     }
 }
 
@@ -62,10 +76,8 @@ impl<const C: usize, D: LayerDevice<f32>> Block<C, D> {
     }
 
     fn forward<T: Tape<f32, D>>(&mut self, x: Act<D, T>, train: bool) -> Result<Act<D, T>, Error> {
-        let y = self.c1.try_forward(x.with_empty_tape())?;
-        let y = norm(&mut self.b1, y, train)?;
-        let y = self.c2.try_forward(y)?;
-        let y = norm(&mut self.b2, y, train)?;
+        let y = conv_norm(&self.c1, &mut self.b1, x.with_empty_tape(), train, true)?;
+        let y = conv_norm(&self.c2, &mut self.b2, y, train, true)?;
         y.try_add(x)
             .and_then(|s| s.try_relu())
             .map_err(Error::device)
@@ -88,12 +100,9 @@ impl<const I: usize, const O: usize, D: LayerDevice<f32>> DownBlock<I, O, D> {
     }
 
     fn forward<T: Tape<f32, D>>(&mut self, x: Act<D, T>, train: bool) -> Result<Act<D, T>, Error> {
-        let s = self.cs.try_forward(x.with_empty_tape())?;
-        let s = norm(&mut self.bs, s, train)?;
-        let y = self.c1.try_forward(x)?;
-        let y = norm(&mut self.b1, y, train)?;
-        let y = self.c2.try_forward(y)?;
-        let y = norm(&mut self.b2, y, train)?;
+        let s = conv_norm(&self.cs, &mut self.bs, x.with_empty_tape(), train, true)?;
+        let y = conv_norm(&self.c1, &mut self.b1, x, train, true)?;
+        let y = conv_norm(&self.c2, &mut self.b2, y, train, true)?;
         y.try_add(s)
             .and_then(|s| s.try_relu())
             .map_err(Error::device)
@@ -155,8 +164,7 @@ impl<const C: usize, D: LayerDevice<f32>> ResNet18<C, D> {
         x: Act<D, T>,
         train: bool,
     ) -> Result<Tensor<(usize, usize), f32, D, T>, Error> {
-        let x = self.stem.try_forward(x)?;
-        let x = norm(&mut self.stem_bn, x, train)?;
+        let x = conv_norm(&self.stem, &mut self.stem_bn, x, train, false)?;
         let x = self.l1a.forward(x, train)?;
         let x = self.l1b.forward(x, train)?;
         let x = self.l2a.forward(x, train)?;
