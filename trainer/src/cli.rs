@@ -107,7 +107,7 @@ pub struct TrainFlags {
     /// Train a linear probe on frozen features at the end.
     #[arg(long)]
     pub linear_probe: bool,
-    /// Epochs of the linear probe.
+    /// Most L-BFGS iterations per fit of the linear probe.
     #[arg(long, value_name = "N")]
     pub linear_epochs: Option<usize>,
 }
@@ -223,10 +223,10 @@ pub struct LinearArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub source: EncoderSource,
-    /// Training epochs of the linear classifier.
+    /// Most L-BFGS iterations per fit of the linear classifier.
     #[arg(long, default_value_t = 100)]
     pub epochs: usize,
-    /// Peak learning rate.
+    /// Unused: the L-BFGS probe has no learning rate (accepted so that older scripts still run).
     #[arg(long, default_value_t = 0.1)]
     pub lr: f64,
 }

@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::cli::CompareArgs;
 use crate::config::{try_resolve, LossKind, TrainConfig};
 use crate::error::Result;
-use crate::evalcmd::RandomInitScores;
+use crate::evalcmd::{probe_fit, RandomInitScores};
+use crate::linear::LinearScore;
 use crate::runlog::{try_create_run_dir, try_write_atomic};
 use crate::train::{try_train, RunOptions, Summary};
 
@@ -61,15 +62,17 @@ pub fn try_compare(args: &CompareArgs) -> Result<()> {
         rows.push((loss.name().to_string(), runs));
     }
     // The random-init encoder is scored on the same (limited) splits as the trained ones.
-    let mut random = Vec::new();
+    let (mut random, mut probes) = (Vec::new(), Vec::new());
     for s in 0..args.seeds.max(1) {
         let config = TrainConfig {
             seed: base.seed + s as u64,
             ..base.clone()
         };
-        random.push(crate::evalcmd::try_random_init_scores(&config)?);
+        let (scores, probe) = crate::evalcmd::try_random_init_report(&config)?;
+        random.push(scores);
+        probes.push(probe);
     }
-    print_and_write(&dir, &base, &rows, &random)
+    print_and_write(&dir, &base, &rows, &random, &probes)
 }
 
 fn print_and_write(
@@ -77,6 +80,7 @@ fn print_and_write(
     base: &TrainConfig,
     rows: &[(String, Vec<Summary>)],
     random: &[RandomInitScores],
+    probes: &[Option<LinearScore>],
 ) -> Result<()> {
     let fmt = |v: &[f64]| {
         let (m, s) = mean_std(v);
@@ -128,12 +132,19 @@ fn print_and_write(
         fmt(&r1),
         fmt(&rk)
     );
+    // The random-init probes' fits (train and validation top-1, weight decay), one per seed.
     let seeds = (0..random.len()).map(|s| base.seed + s as u64);
+    for (seed, probe) in seeds.clone().zip(probes) {
+        if let Some(p) = probe {
+            println!("random-init seed {seed} linear probe fit: {}", probe_fit(p));
+        }
+    }
     let random_runs: Vec<_> = seeds
         .zip(random)
-        .map(|(seed, r)| {
+        .zip(probes)
+        .map(|((seed, r), probe)| {
             json!({"seed": seed, "knn1_top1": r.knn1_top1, "knn_top1": r.knn_top1,
-                   "linear_top1": r.linear_top1})
+                   "linear_top1": r.linear_top1, "linear_probe": probe})
         })
         .collect();
     json_rows.push(json!({

@@ -9,7 +9,7 @@ use crate::config::TrainConfig;
 use crate::dispatch::{try_dispatch, NetTask};
 use crate::error::{Error, Result};
 use crate::eval::try_knn;
-use crate::linear::{try_linear_probe, LinearProbeConfig};
+use crate::linear::{try_linear_probe, LinearProbeConfig, LinearScore};
 use crate::losses::TrainDevice;
 use crate::model::Net;
 use crate::train::{try_prepare_data, try_saved_config, PreparedData};
@@ -138,6 +138,14 @@ pub struct RandomInitScores {
 /// `config.seed`, so it is the network a run of `config` starts from), on exactly the data such a
 /// run evaluates on (`train_limit` and `test_limit` included) and with the same probe settings.
 pub fn try_random_init_scores(config: &TrainConfig) -> Result<RandomInitScores> {
+    Ok(try_random_init_report(config)?.0)
+}
+
+/// [`try_random_init_scores`] with the probe's whole report (train, validation and test
+/// accuracy, chosen weight decay), `None` when `config.linear_probe` is off.
+pub fn try_random_init_report(
+    config: &TrainConfig,
+) -> Result<(RandomInitScores, Option<LinearScore>)> {
     let data = try_prepare_data(config)?;
     let channels = data.channels;
     let loaded = || Loaded {
@@ -152,7 +160,7 @@ pub fn try_random_init_scores(config: &TrainConfig) -> Result<RandomInitScores> 
         temperature: config.knn_temperature,
     };
     let scores = try_dispatch(device, seed, encoder, channels, knn)?;
-    let linear_top1 = if config.linear_probe {
+    let linear = if config.linear_probe {
         let probe = LinearProbeConfig {
             epochs: config.linear_epochs,
             seed,
@@ -162,15 +170,52 @@ pub fn try_random_init_scores(config: &TrainConfig) -> Result<RandomInitScores> 
             loaded: loaded(),
             probe,
         };
-        Some(try_dispatch(device, seed, encoder, channels, task)?.top1 * 100.0)
+        Some(try_dispatch(device, seed, encoder, channels, task)?)
     } else {
         None
     };
-    Ok(RandomInitScores {
+    let scores = RandomInitScores {
         knn1_top1: scores[0].top1 * 100.0,
         knn_top1: scores[scores.len() - 1].top1 * 100.0,
-        linear_top1,
-    })
+        linear_top1: linear.map(|s| s.top1 * 100.0),
+    };
+    Ok((scores, linear))
+}
+
+/// How a probe was fitted, in words: train and validation top-1, the chosen weight decay and
+/// whether L-BFGS converged.
+///
+/// ```
+/// use trainer::evalcmd::probe_fit;
+/// use trainer::linear::LinearScore;
+/// let s = LinearScore { train_top1: 0.975, val_top1: Some(0.9), val_queries: 800,
+///     weight_decay: 0.01, iterations: 42, converged: true, ..LinearScore::default() };
+/// assert_eq!(probe_fit(&s), "train top-1 97.50%, validation top-1 90.00% on 800 images, \
+///     weight decay 1e-2 (best on validation), L-BFGS converged in 42 iterations");
+/// ```
+pub fn probe_fit(s: &LinearScore) -> String {
+    let decay = match s.weight_decay {
+        0.0 => "0".to_string(),
+        l => format!("{l:e}"),
+    };
+    let chosen = match s.val_top1 {
+        Some(v) => format!(
+            "validation top-1 {:.2}% on {} images, weight decay {decay} (best on validation)",
+            v * 100.0,
+            s.val_queries
+        ),
+        None => format!("no validation split, weight decay {decay} (the default)"),
+    };
+    let fit = if s.converged {
+        "converged in"
+    } else {
+        "stopped, not converged, after"
+    };
+    format!(
+        "train top-1 {:.2}%, {chosen}, L-BFGS {fit} {} iterations",
+        s.train_top1 * 100.0,
+        s.iterations
+    )
 }
 
 /// Runs `trainer eval knn` and prints the accuracies.
@@ -228,6 +273,7 @@ pub fn try_linear_command(args: &LinearArgs) -> Result<()> {
         score.top5 * 100.0,
         score.queries
     );
+    println!("{what}: probe fit: {}", probe_fit(&score));
     Ok(())
 }
 
