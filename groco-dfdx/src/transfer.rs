@@ -127,7 +127,32 @@ pub fn upload<S: Shape, E: Unit, D: Storage<E> + CopySlice<E> + ZerosTensor<E>>(
     Ok(t)
 }
 
-/// Copies the values of a contiguous tensor into `dst` (row-major).
+/// Overwrites the values of `t` with `data` (row-major; lengths must match).
+pub fn upload_into<S: Shape, E: Unit, D: Storage<E> + CopySlice<E>>(
+    t: &mut Tensor<S, E, D>,
+    data: &[E],
+    what: &'static str,
+) -> Result<(), Error> {
+    if t.shape().num_elements() != data.len() {
+        return Err(Error::shape(
+            "upload_into",
+            format!("{} values for {what}", t.shape().num_elements()),
+            format!("{} values", data.len()),
+        ));
+    }
+    t.copy_from(data);
+    note(Direction::Up, what, std::mem::size_of_val(data));
+    Ok(())
+}
+
+/// Records a copy that device-specific code made itself (`bytes` in `direction`), for copies
+/// that cannot go through [`upload`] or [`download`] (a gradient buffer on `Cuda`, say).
+pub fn count(direction: Direction, what: &'static str, bytes: usize) {
+    note(direction, what, bytes);
+}
+
+/// Copies the values of a contiguous tensor into `dst` (row-major; dfdx copies the buffer as
+/// it lies, so `t` must be contiguous).
 pub fn download<S: Shape, E: Unit, D: Storage<E> + CopySlice<E>, T>(
     t: &Tensor<S, E, D, T>,
     dst: &mut [E],
@@ -137,13 +162,13 @@ pub fn download<S: Shape, E: Unit, D: Storage<E> + CopySlice<E>, T>(
     note(Direction::Down, what, std::mem::size_of_val(dst));
 }
 
-/// The values of a contiguous tensor as a new `Vec` (row-major).
+/// The values of a tensor as a new `Vec` (row-major, strides followed).
 pub fn download_vec<S: Shape, E: Unit, D: Storage<E> + CopySlice<E>, T>(
     t: &Tensor<S, E, D, T>,
     what: &'static str,
 ) -> Vec<E> {
-    let mut v = vec![E::default(); t.shape().num_elements()];
-    download(t, &mut v, what);
+    let v = t.as_vec();
+    note(Direction::Down, what, std::mem::size_of_val(&v[..]));
     v
 }
 

@@ -14,6 +14,7 @@ use dfdx::nn::tensor_collection::{
     ViewTensorRef,
 };
 use dfdx::prelude::*;
+use groco_dfdx::transfer::{download_vec, upload_into};
 
 use crate::error::Error;
 
@@ -45,7 +46,9 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Collect<'_> {
         (t, name): (&Tensor<S, f32, D>, String),
     ) -> Result<Option<Tensor<S, f32, D>>, D::Err> {
         let shape = t.shape().concrete().into_iter().collect();
-        self.out.tensors.push((name, shape, t.as_vec()));
+        self.out
+            .tensors
+            .push((name, shape, download_vec(t, "checkpoint tensor")));
         Ok(None)
     }
 }
@@ -89,7 +92,11 @@ impl<D: Device<f32>> TensorVisitor<f32, D> for Restore<'_> {
                 "tensor {name:?} has shape {shape:?} in the checkpoint but {want:?} in the model"
             ))
             }
-            Some((_, values)) => t.copy_from(values),
+            Some((_, values)) => {
+                if let Err(e) = upload_into(t, values, "checkpoint tensor") {
+                    self.problem = Some(format!("tensor {name:?}: {e}"));
+                }
+            }
         }
         Ok(None)
     }

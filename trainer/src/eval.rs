@@ -4,6 +4,7 @@
 
 use dfdx::prelude::*;
 use groco_dfdx::layers::images_to_activation;
+use groco_dfdx::transfer::download_vec;
 
 use crate::augment::eval_batches;
 use crate::data::ImageSet;
@@ -30,7 +31,7 @@ pub fn try_features<N: Net<D>, D: TrainDevice>(
         let x = images_to_activation(dev, &batch.images, b, c, h, w)?;
         let f = net.try_features_eval(x)?;
         dim = f.shape().1;
-        out.extend_from_slice(&f.as_vec());
+        out.extend_from_slice(&download_vec(&f, "features (evaluation)"));
     }
     if let Some(i) = out.iter().position(|v| !v.is_finite()) {
         return Err(Error::NonFinite {

@@ -10,7 +10,7 @@ use dfdx::nn::tensor_collection::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut, ViewTensorRef,
 };
 use dfdx::prelude::*;
-use groco_dfdx::transfer::download_scalar;
+use groco_dfdx::transfer::{download_scalar, download_vec, upload};
 
 /// Which update rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,23 +123,27 @@ impl<D: Device<f32>> Optimizer<D> {
     pub fn momenta_host(&self) -> Vec<Vec<f32>> {
         self.momenta
             .iter()
-            .map(|m| m.as_ref().map(|t| t.as_vec()).unwrap_or_default())
+            .map(|m| {
+                m.as_ref()
+                    .map(|t| download_vec(t, "optimiser momenta"))
+                    .unwrap_or_default()
+            })
             .collect()
     }
 
     /// Restores momentum buffers saved by [`Optimizer::momenta_host`].
-    pub fn set_momenta_host(&mut self, dev: &D, momenta: &[Vec<f32>]) -> Result<(), D::Err> {
+    pub fn set_momenta_host(
+        &mut self,
+        dev: &D,
+        momenta: &[Vec<f32>],
+    ) -> Result<(), groco_dfdx::Error> {
         self.momenta = momenta
             .iter()
-            .map(|m| {
-                if m.is_empty() {
-                    return Ok(None);
-                }
-                let mut t = dev.try_zeros_like(&(m.len(),))?;
-                t.copy_from(m);
-                Ok(Some(t))
+            .map(|m| match m.is_empty() {
+                true => Ok(None),
+                false => upload(dev, (m.len(),), m, "optimiser momenta").map(Some),
             })
-            .collect::<Result<_, D::Err>>()?;
+            .collect::<Result<_, _>>()?;
         Ok(())
     }
 }

@@ -123,7 +123,7 @@ pub fn activation_to_images<E: Dtype, D: Storage<E> + CopySlice<E>, T>(
     x: &Activation<E, D, T>,
 ) -> Vec<E> {
     let d = Dims::of(x);
-    let chwb = x.as_vec();
+    let chwb = crate::transfer::download_vec(x, "activation");
     let f = d.c * d.h * d.w;
     let mut out = vec![E::default(); chwb.len()];
     for fi in 0..f {

@@ -14,6 +14,9 @@ use dfdx::prelude::*;
 use super::float::LossFloat;
 use crate::host::Scratch;
 use crate::path::{cpu_path, CpuPath};
+#[cfg(feature = "cuda")]
+use crate::transfer::{count, Direction};
+use crate::transfer::{download, upload};
 use crate::Error;
 
 /// A dfdx device the loss ops run on: `Cpu`, and `Cuda` with the `cuda` feature.
@@ -86,6 +89,11 @@ macro_rules! cuda_loss_device {
             ) -> Result<(), Self::Err> {
                 let dev = grad.device();
                 dev.dtoh_sync_copy_into(&**grad, dst)?;
+                count(
+                    Direction::Down,
+                    "output gradient (host loss op)",
+                    std::mem::size_of_val(dst),
+                );
                 Ok(())
             }
 
@@ -98,6 +106,9 @@ macro_rules! cuda_loss_device {
                 let mut host = dev.dtoh_sync_copy(&**grad)?;
                 add_scaled(&mut host, scale, src);
                 dev.htod_sync_copy_into(&host, &mut **grad)?;
+                let bytes = std::mem::size_of_val(&host[..]);
+                count(Direction::Down, "input gradient (host loss op)", bytes);
+                count(Direction::Up, "input gradient (host loss op)", bytes);
                 Ok(())
             }
         }
@@ -114,7 +125,7 @@ pub(crate) fn read_host<S: Shape, F: LossFloat, D: LossDevice<F>, T>(
     t: &Tensor<S, F, D, T>,
 ) -> Scratch<F> {
     let mut buf = Scratch::take(t.shape().num_elements());
-    t.copy_into(&mut buf);
+    download(t, &mut buf, "loss op input");
     buf
 }
 
@@ -125,10 +136,7 @@ pub(crate) fn tensor_from_host<S: Shape, F: LossFloat, D: LossDevice<F>>(
     shape: S,
     data: &[F],
 ) -> Result<Tensor<S, F, D>, Error> {
-    debug_assert_eq!(shape.num_elements(), data.len());
-    let mut t = dev.try_zeros_like(&shape).map_err(Error::device)?;
-    t.copy_from(data);
-    Ok(t)
+    upload(dev, shape, data, "loss op output")
 }
 
 /// `Err(NonFinite)` naming `what` and the row and column (of rows of `cols` values) of the
