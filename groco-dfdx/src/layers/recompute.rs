@@ -65,20 +65,12 @@ where
     T: Tape<E, D>,
 {
     let (x, mut tape) = x.split_tape();
-    let table = composed::conv_table::<E, D>(x.device(), Dims::of(&x), g)?;
-    let out =
-        composed::conv2d_with_table(x.clone(), w, bias, g, table.clone()).map_err(Error::device)?;
+    let conv = Saved::new(x, (w, bias), g)?;
+    let out = conv.output().map_err(Error::device)?;
     if !T::OWNS_TAPE {
         return Ok(out.put_tape(tape));
     }
     let out_ghost = out.ghost();
-    let conv = Saved {
-        x,
-        w: w.clone(),
-        bias: bias.cloned(),
-        g: *g,
-        table,
-    };
     tape.add_backward_op(move |grads| {
         let gout = take_grad!(grads, out_ghost);
         conv.backward(grads, gout)
@@ -124,7 +116,22 @@ where
     E: LayerFloat,
     D: Device<E> + ZerosTensor<usize> + CopySlice<usize>,
 {
-    /// The convolution's output again, without a tape (its im2col matrix is dropped at once).
+    /// What a convolution of `x` with `conv` keeps (its gather table fetched or built).
+    fn new(x: Activation<E, D>, conv: ConvParams<'_, E, D>, g: &ConvGeom) -> Result<Self, Error>
+    where
+        D: 'static,
+    {
+        let table = composed::conv_table::<E, D>(x.device(), Dims::of(&x), g)?;
+        Ok(Saved {
+            x,
+            w: conv.0.clone(),
+            bias: conv.1.cloned(),
+            g: *g,
+            table,
+        })
+    }
+
+    /// The convolution's output, without a tape (its im2col matrix is dropped at once).
     fn output(&self) -> Result<Activation<E, D>, D::Err> {
         let (x, t) = (self.x.clone(), self.table.clone());
         composed::conv2d_with_table(x, &self.w, self.bias.as_ref(), &self.g, t)
@@ -170,22 +177,14 @@ where
     T: Tape<E, D>,
 {
     let (x, mut tape) = x.split_tape();
-    let table = composed::conv_table::<E, D>(x.device(), Dims::of(&x), g)?;
-    let z = composed::conv2d_with_table(x.clone(), conv.0, conv.1, g, table.clone())
-        .map_err(Error::device)?;
+    let conv = Saved::new(x, conv, g)?;
+    let z = conv.output().map_err(Error::device)?;
     let (scale, shift, eps, mom) = (bn.scale.clone(), bn.bias.clone(), bn.epsilon, bn.momentum);
     let out = composed::batch_norm_train(z, bn, relu)?;
     if !T::OWNS_TAPE {
         return Ok(out.put_tape(tape));
     }
     let out_ghost = out.ghost();
-    let conv = Saved {
-        x,
-        w: conv.0.clone(),
-        bias: conv.1.cloned(),
-        g: *g,
-        table,
-    };
     tape.add_backward_op(move |grads| {
         let gout = take_grad!(grads, out_ghost);
         // stage 1, batch norm: from the convolution's output recomputed without a tape

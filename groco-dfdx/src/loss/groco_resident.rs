@@ -22,8 +22,8 @@ use super::device::core_error;
 use super::float::{cst, LossFloat};
 use super::groco_config::{check_config, row_losses, GrocoConfig};
 use super::resident::{
-    detached, dev, gram, normalize, pick, row_dots, side_by_side, top_k_masks, without_diagonal,
-    Col, ResidentDevice, Rows,
+    detached, dev, gram, normalize_views, pick, row_dots, side_by_side, top_k_masks,
+    without_diagonal, Col, ResidentDevice, Rows,
 };
 use super::views::{take_views, Taken};
 use crate::transfer::{download, upload};
@@ -50,13 +50,7 @@ where
     let nv = xs.len();
     let (p, k) = check_config(config, nv, b)?;
     let device = xs[0].device().clone();
-    let mut z = Vec::with_capacity(nv);
-    for x in xs {
-        let x = dev(x.try_reshape_like(&(b, d)))?;
-        let (zv, t) = dev(normalize(x.retaped::<T>()))?;
-        tape = tape.merge(t);
-        z.push(zv);
-    }
+    let z = normalize_views(xs, (b, d), &mut tape)?;
     // the side of a similarity that is not the anchor
     let other: Vec<Rows<F, D>> = if config.stop_grad {
         z.iter()

@@ -11,7 +11,7 @@ use dfdx::prelude::*;
 
 use super::float::{cst, LossFloat};
 use super::resident::{
-    dev, diagonal, gram, normalize, pick, without_diagonal, Col, ResidentDevice, Rows,
+    dev, diagonal, gram, normalize_views, pick, without_diagonal, Col, ResidentDevice, Rows,
 };
 use super::views::{take_views, Taken};
 use crate::Error;
@@ -38,13 +38,7 @@ where
         return Err(Error::config(op, "views", xs.len(), reason));
     }
     let device = xs[0].device().clone();
-    let mut z = Vec::with_capacity(2);
-    for x in xs {
-        let x = dev(x.try_reshape_like(&(b, d)))?;
-        let (zv, t) = dev(normalize(x.retaped::<T>()))?;
-        tape = tape.merge(t);
-        z.push(zv);
-    }
+    let z = normalize_views(xs, (b, d), &mut tape)?;
     let inv_t = cst::<F>(1.0 / temperature);
     let taped = |v: usize| z[v].clone().retaped::<T>();
     let sim = |a: usize, bv: usize| -> Result<Rows<F, D, T>, Error> {

@@ -50,6 +50,23 @@ pub(crate) fn normalize<F: LossFloat, D: ResidentDevice<F>, T: Tape<F, D>>(
     Ok(z.split_tape())
 }
 
+/// Every view (taken off its tape, `(B, C)` of `shape` values) normalised by [`normalize`], the
+/// normalisations' backward merged into `tape`.
+pub(crate) fn normalize_views<B: Dim, C: Dim, F: LossFloat, D: ResidentDevice<F>, T: Tape<F, D>>(
+    xs: Vec<Tensor<(B, C), F, D>>,
+    shape: (usize, usize),
+    tape: &mut T,
+) -> Result<Vec<Rows<F, D>>, Error> {
+    let mut z = Vec::with_capacity(xs.len());
+    for x in xs {
+        let x = dev(x.try_reshape_like(&shape))?;
+        let (zv, t) = dev(normalize(x.retaped::<T>()))?;
+        *tape = std::mem::take(tape).merge(t);
+        z.push(zv);
+    }
+    Ok(z)
+}
+
 /// A copy of `t`'s values under a new id: gradients given to it go nowhere.
 pub(crate) fn detached<S: Shape, F: LossFloat, D: ResidentDevice<F>>(
     t: &Tensor<S, F, D>,
