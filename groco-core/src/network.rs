@@ -28,6 +28,11 @@ use crate::Error;
 /// assert_eq!(Network::OddEven.depth(11), 11);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Network {
     /// Odd-even transposition: n layers of neighbour comparators (diffsort `odd_even`).
     #[default]
@@ -727,5 +732,17 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_names_are_the_diffsort_names() {
+        for x in Network::ALL {
+            let value = serde_json::to_value(x).unwrap();
+            assert_eq!(value, serde_json::Value::String(x.name().into()));
+            let json = serde_json::to_string(&x).unwrap();
+            assert_eq!(serde_json::from_str::<Network>(&json).unwrap(), x);
+        }
+        assert!(serde_json::from_str::<Network>("\"nope\"").is_err());
     }
 }

@@ -59,6 +59,11 @@ use crate::Error;
 /// assert_eq!(Relaxation::Cauchy.to_string(), "cauchy");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Relaxation {
     /// sigmoid(v).
     Logistic,
@@ -488,5 +493,17 @@ mod tests {
             assert_eq!(r.name().parse::<Relaxation>().unwrap(), r);
         }
         assert!("sigmoid".parse::<Relaxation>().is_err());
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serde_names_are_the_diffsort_names() {
+        for x in Relaxation::ALL {
+            let value = serde_json::to_value(x).unwrap();
+            assert_eq!(value, serde_json::Value::String(x.name().into()));
+            let json = serde_json::to_string(&x).unwrap();
+            assert_eq!(serde_json::from_str::<Relaxation>(&json).unwrap(), x);
+        }
+        assert!(serde_json::from_str::<Relaxation>("\"nope\"").is_err());
     }
 }

@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn every_encoder_has_a_valid_bench_config() {
-        for encoder in ["small-cnn", "resnet18"] {
+        for encoder in ["small-cnn", "small-cnn-flat", "resnet18"] {
             let args = bench_args(&format!("--encoder {encoder} --cpu-path composed"));
             bench_config(&args).try_validate().unwrap();
         }

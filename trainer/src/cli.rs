@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigOverrides, DeviceKind, EncoderKind, LossKind, OptimizerKind};
+use crate::config::{ConfigOverrides, DeviceKind, EncoderKind, LossKind};
 
 /// GroCo self-supervised training and evaluation.
 #[derive(Debug, Parser)]
@@ -30,7 +30,8 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// Flags shared by everything that trains.
+/// Flags shared by everything that trains: a config file, a preset, and one flag per
+/// configuration field (declared with the field in `config/fields.rs`).
 #[derive(Debug, Default, Args)]
 pub struct TrainFlags {
     /// A TOML config file; flags given here win over it.
@@ -40,107 +41,17 @@ pub struct TrainFlags {
     /// imagenet100-resnet18).
     #[arg(long)]
     pub preset: Option<String>,
-    /// Dataset: mnist5k, idx:DIR, cifar10:DIR, cifar100:DIR, stl10:DIR, folder:DIR.
-    #[arg(long, value_name = "SPEC")]
-    pub dataset: Option<String>,
-    /// Encoder backbone.
-    #[arg(long, value_enum)]
-    pub encoder: Option<EncoderKind>,
-    /// Training epochs.
-    #[arg(long, value_name = "N")]
-    pub epochs: Option<usize>,
-    /// Images per step.
-    #[arg(long, value_name = "B")]
-    pub batch_size: Option<usize>,
-    /// Augmented global views per image.
-    #[arg(long, value_name = "V")]
-    pub views: Option<usize>,
-    /// Extra small crops per image (multi-crop).
-    #[arg(long, value_name = "N")]
-    pub small_crops: Option<usize>,
-    /// Side of the small crops in pixels.
-    #[arg(long, value_name = "S")]
-    pub small_crop_size: Option<usize>,
-    /// GroCo: hardest negatives per row.
-    #[arg(long, value_name = "K")]
-    pub topk_neg: Option<usize>,
-    /// GroCo: steepness of the relaxed sort.
-    #[arg(long, value_name = "S")]
-    pub steepness: Option<f64>,
-    /// GroCo: sorting network (odd_even, bitonic, odd_even_merge).
-    #[arg(long)]
-    pub network: Option<String>,
-    /// GroCo: relaxation (cauchy, logistic, logistic_phi, gaussian, reciprocal, optimal).
-    #[arg(long)]
-    pub relaxation: Option<String>,
-    /// NT-Xent temperature.
-    #[arg(long)]
-    pub temperature: Option<f64>,
-    /// Base learning rate (scaled by batch/256).
-    #[arg(long, value_name = "LR")]
-    pub lr: Option<f64>,
-    /// Weight decay.
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Optimiser.
-    #[arg(long, value_enum)]
-    pub optimizer: Option<OptimizerKind>,
-    /// Seed for data order, augmentation and initialisation.
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
-    /// Device: auto picks CUDA when this binary has `--features cuda` and a GPU answers, else
-    /// the CPU [default: auto].
-    #[arg(long, value_enum)]
-    pub device: Option<DeviceKind>,
-    /// Run the online k-NN evaluation every N epochs (0: only at the end).
-    #[arg(long, value_name = "N")]
-    pub eval_every: Option<usize>,
-    /// Augmentation worker threads.
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-    /// Use only the first N training images (quick runs).
-    #[arg(long, value_name = "N")]
-    pub train_limit: Option<usize>,
-    /// Use only the first N test images.
-    #[arg(long, value_name = "N")]
-    pub test_limit: Option<usize>,
-    /// Train a linear probe on frozen features at the end.
-    #[arg(long)]
-    pub linear_probe: bool,
-    /// Most L-BFGS iterations per fit of the linear probe.
-    #[arg(long, value_name = "N")]
-    pub linear_epochs: Option<usize>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub set: ConfigOverrides,
 }
 
 impl TrainFlags {
-    /// The overrides these flags make (only the flags that were given).
+    /// The overrides these flags make (only the flags that were given), with `loss` when set.
     pub fn overrides(&self, loss: Option<LossKind>) -> ConfigOverrides {
         ConfigOverrides {
-            dataset: self.dataset.clone(),
-            loss,
-            encoder: self.encoder,
-            epochs: self.epochs,
-            batch_size: self.batch_size,
-            views: self.views,
-            small_crops: self.small_crops,
-            small_crop_size: self.small_crop_size,
-            topk_neg: self.topk_neg,
-            steepness: self.steepness,
-            network: self.network.clone(),
-            relaxation: self.relaxation.clone(),
-            temperature: self.temperature,
-            lr: self.lr,
-            weight_decay: self.weight_decay,
-            optimizer: self.optimizer,
-            seed: self.seed,
-            device: self.device,
-            eval_every: self.eval_every,
-            workers: self.workers,
-            train_limit: self.train_limit,
-            test_limit: self.test_limit,
-            linear_probe: self.linear_probe.then_some(true),
-            linear_epochs: self.linear_epochs,
-            ..ConfigOverrides::default()
+            loss: loss.or(self.set.loss),
+            ..self.set.clone()
         }
     }
 }
@@ -234,9 +145,14 @@ pub struct LinearArgs {
 /// `trainer compare`.
 #[derive(Debug, Default, Args)]
 pub struct CompareArgs {
-    /// Repeat over N seeds (seed, seed+1, ...) and report mean ± std.
-    #[arg(long, default_value_t = 1)]
+    /// Repeat over N seeds (seed, seed+1, ...) and report mean ± std and the paired
+    /// differences GroCo − NT-Xent with their standard errors.
+    #[arg(long, default_value_t = 3)]
     pub seeds: usize,
+    /// Only the same-epochs comparison: skip the runs of the cheaper loss that match the dearer
+    /// one's wall time.
+    #[arg(long)]
+    pub same_epochs_only: bool,
     /// The comparison directory (default: runs/TIMESTAMP-compare-DATASET/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,

@@ -15,7 +15,7 @@ use groco_dfdx::probe::{cuda_probe, CudaInfo, NoCuda};
 use crate::config::{DeviceKind, EncoderKind};
 use crate::error::{Error, Result};
 use crate::losses::TrainDevice;
-use crate::model::{Net, ResNet18Model, SmallCnnModel};
+use crate::model::{Net, ResNet18Model, SmallCnnFlatModel, SmallCnnModel};
 
 /// A job generic over the network and device types.
 pub trait NetTask {
@@ -147,6 +147,8 @@ fn with_net<D: TrainDevice, T: NetTask>(
     match (encoder, channels) {
         (EncoderKind::SmallCnn, 1) => task.run::<SmallCnnModel<1, D>, D>(dev),
         (EncoderKind::SmallCnn, 3) => task.run::<SmallCnnModel<3, D>, D>(dev),
+        (EncoderKind::SmallCnnFlat, 1) => task.run::<SmallCnnFlatModel<1, D>, D>(dev),
+        (EncoderKind::SmallCnnFlat, 3) => task.run::<SmallCnnFlatModel<3, D>, D>(dev),
         (EncoderKind::Resnet18, 1) => task.run::<ResNet18Model<1, D>, D>(dev),
         (EncoderKind::Resnet18, 3) => task.run::<ResNet18Model<3, D>, D>(dev),
         (_, c) => Err(Error::config(

@@ -4,7 +4,7 @@
 //! - [`data`]: the embedded MNIST-5k set and readers for IDX, CIFAR, STL-10 and image folders.
 //! - [`augment`]: SimCLR/DINO-style random views, a pure function of (seed, epoch, sample, view),
 //!   and a [`augment::BatchLoader`] that builds batches on worker threads.
-//! - [`model`]: the `small-cnn` and `resnet18` encoders and the GroCo projection head.
+//! - [`model`]: the `small-cnn`, `small-cnn-flat` and `resnet18` encoders and the GroCo projection head.
 //! - [`losses`], [`optim`], [`schedule`]: the loss of a step, SGD/LARS, warm-up + cosine.
 //! - [`train`]: the training loop; [`checkpoint`] and [`runlog`]: what it writes.
 //! - [`eval`] and [`knn`]: weighted k-NN accuracy of features, in chunks so the bank may be large.

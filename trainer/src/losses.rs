@@ -31,12 +31,8 @@ impl LossFn {
             LossKind::Groco => LossFn::Groco(GrocoConfig {
                 topk_neg: config.topk_neg,
                 steepness: config.steepness,
-                network: config.network.parse().map_err(|e: groco_core::Error| {
-                    Error::config("network", &config.network, e.to_string())
-                })?,
-                relaxation: config.relaxation.parse().map_err(|e: groco_core::Error| {
-                    Error::config("relaxation", &config.relaxation, e.to_string())
-                })?,
+                network: config.network,
+                relaxation: config.relaxation,
                 art_lambda: config.art_lambda,
                 n_pos_augs: Some(global_views),
                 stop_grad: true,

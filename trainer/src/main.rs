@@ -145,6 +145,12 @@ fn train(args: TrainArgs) -> trainer::Result<()> {
         "k-NN top-1 (k = {}, T = {}) on the test split: {:.2}%",
         config.knn_k, config.knn_temperature, s.knn_top1
     );
+    if let Some(r) = s.random_init_knn_top1 {
+        println!(
+            "the same encoder at its random init: {r:.2}%; training added {:+.2} points",
+            s.knn_top1 - r
+        );
+    }
     println!("run directory: {}", outcome.run_dir.display());
     Ok(())
 }

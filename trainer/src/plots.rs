@@ -395,6 +395,7 @@ fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
 /// # use trainer::train::Summary;
 /// # use trainer::evalcmd::RandomInitScores;
 /// let run = |loss: &str, knn| Summary { knn_top1: knn, knn1_top1: knn - 2.0, linear_top1: None,
+///     random_init_knn_top1: Some(40.0),
 ///     epochs: 40, final_loss: 0.3, seconds: 60.0, images_per_second: 900.0,
 ///     dataset: "mnist5k".into(), loss: loss.into(), encoder: "small-cnn".into(), seed: 0 };
 /// let rows = vec![("GroCo".to_string(), vec![run("groco", 86.0), run("groco", 87.0)]),
@@ -658,6 +659,7 @@ mod tests {
         Summary {
             knn_top1: knn,
             knn1_top1: knn - 2.0,
+            random_init_knn_top1: None,
             linear_top1: linear,
             epochs: 40,
             final_loss: 0.3,

@@ -147,8 +147,9 @@ impl MetricsLog {
     /// Opens `dir/metrics.jsonl` for a run starting after `epochs_done` checkpointed epochs (0 for
     /// a fresh run), first rewriting it (atomically) without what an interrupted run logged past
     /// that point: step records of epoch `epochs_done` (0-based) or later, k-NN records after
-    /// epoch `epochs_done` (1-based), end-of-run records, and a torn last line. With
-    /// `epochs_done` = 0 an existing log is emptied. A missing log is created.
+    /// epoch `epochs_done` (1-based; epoch 0 is the random-init encoder), end-of-run records, and
+    /// a torn last line. With `epochs_done` = 0 an existing log is emptied. A missing log is
+    /// created.
     pub fn try_open_resumed(dir: &Path, epochs_done: usize) -> Result<Self, Error> {
         let path = dir.join("metrics.jsonl");
         if let Ok(text) = fs::read_to_string(&path) {
@@ -158,7 +159,8 @@ impl MetricsLog {
                 if record.get("step").is_some() {
                     epoch.is_some_and(|e| e < done)
                 } else if record["event"] == "knn" {
-                    epoch.is_some_and(|e| e <= done)
+                    // Epoch 0 is the random-init score, which a fresh run logs again.
+                    done > 0 && epoch.is_some_and(|e| e <= done)
                 } else {
                     false
                 }

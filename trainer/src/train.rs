@@ -37,6 +37,11 @@ pub struct Summary {
     pub knn_top1: f64,
     /// k-NN top-1 with k = 1, percent.
     pub knn1_top1: f64,
+    /// k-NN top-1 (k = `knn_k`, same splits) of the same encoder with its initial weights,
+    /// before the first step: what training added is `knn_top1` minus this. `None` for a run
+    /// resumed from a checkpoint written before it was recorded.
+    #[serde(default)]
+    pub random_init_knn_top1: Option<f64>,
     /// Linear-probe top-1, percent, when a probe ran.
     pub linear_top1: Option<f64>,
     /// Epochs completed.
@@ -85,8 +90,8 @@ pub struct PreparedData {
 /// The encoder's input side for a dataset of native side `native` and `channels` channels.
 pub fn input_size(encoder: EncoderKind, native: usize) -> usize {
     match encoder {
-        EncoderKind::SmallCnn if native == 28 => 28,
-        EncoderKind::SmallCnn => 32,
+        EncoderKind::SmallCnn | EncoderKind::SmallCnnFlat if native == 28 => 28,
+        EncoderKind::SmallCnn | EncoderKind::SmallCnnFlat => 32,
         EncoderKind::Resnet18 if native <= 32 => 32,
         EncoderKind::Resnet18 => 64,
     }
@@ -394,6 +399,31 @@ fn run<N: Net<D>, D: TrainDevice>(
         None => config.epochs,
     };
     let mut progress = Progress::new(opts.verbose, (last_epoch - first_epoch) * steps_per_epoch);
+    // The baseline: the same encoder with its initial weights, scored before the first step (a
+    // resumed run reads it from the checkpoint). Evaluation draws nothing from the device's RNG,
+    // so the training that follows is unchanged.
+    let random_init_knn = match &resume {
+        Some((_, ckpt)) => ckpt.meta["random_init_knn_top1"].as_f64(),
+        None => {
+            let scores = try_knn(
+                &net,
+                &dev,
+                &data.train,
+                &data.test,
+                data.size,
+                &[1, config.knn_k],
+                config.knn_temperature,
+            )?;
+            let (top1, top1_k1) = (scores[1].top1 * 100.0, scores[0].top1 * 100.0);
+            // Epoch 0 of the k-NN curve.
+            log.try_log(&json!({"event": "knn", "epoch": 0, "knn_top1": top1, "knn1_top1": top1_k1, "k": config.knn_k}))?;
+            progress.message(&format!(
+                "random init: k-NN top-1 {top1:.2}% (k={})",
+                config.knn_k
+            ));
+            Some(top1)
+        }
+    };
     let started = Instant::now();
     let mut images_seen = 0usize;
     let mut stacked = Vec::new();
@@ -468,7 +498,7 @@ fn run<N: Net<D>, D: TrainDevice>(
             meta: json!({
                 "config": config, "epochs_done": done, "encoder": config.encoder.name(),
                 "channels": data.channels, "input_size": data.size, "loss": config.loss.name(),
-                "last_epoch_loss": last_epoch_loss,
+                "last_epoch_loss": last_epoch_loss, "random_init_knn_top1": random_init_knn,
             }),
         };
         ckpt.try_save(&run_dir.join("checkpoint"))?;
@@ -504,6 +534,7 @@ fn run<N: Net<D>, D: TrainDevice>(
     let summary = Summary {
         knn_top1: knn.0,
         knn1_top1: knn.1,
+        random_init_knn_top1: random_init_knn,
         linear_top1,
         epochs: last_epoch,
         final_loss: last_epoch_loss,

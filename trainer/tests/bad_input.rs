@@ -15,6 +15,11 @@ use trainer::model::SmallCnnModel;
 
 /// Runs the binary with `args`; asserts it failed cleanly and returns its stderr.
 fn fails(args: &[&str]) -> String {
+    fails_with_code(args).0
+}
+
+/// As [`fails`], with the exit code: 2 for a command line clap refuses, 1 for every other error.
+fn fails_with_code(args: &[&str]) -> (String, i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
         .args(args)
         .output()
@@ -32,7 +37,7 @@ fn fails(args: &[&str]) -> String {
         stderr.contains("error"),
         "{args:?}: no error line: {stderr}"
     );
-    stderr
+    (stderr, out.status.code().unwrap_or(-1))
 }
 
 /// `trainer train --dataset SPEC` (the data is checked before anything else is done).
@@ -571,11 +576,23 @@ fn config_value_of_the_wrong_type() {
 
 #[test]
 fn config_unknown_network_name() {
-    let e = fails(&["train", "--network", "bubble"]);
+    let (e, code) = fails_with_code(&["train", "--network", "bubble"]);
     contains_all(
         &e,
-        &["invalid network = bubble: unknown network name `bubble`"],
+        &["invalid value 'bubble' for '--network <NETWORK>': unknown network name `bubble`"],
     );
+    assert_eq!(code, 2, "a refused command line exits 2");
+    let d = tempfile::tempdir().unwrap();
+    let path = config_file(d.path(), "epochs = 3\nrelaxation = \"bubble\"\n");
+    let (e, code) = fails_with_code(&["train", "--config", path.to_str().unwrap()]);
+    contains_all(
+        &e,
+        &[&format!(
+            "{}:2: unknown variant `bubble`, expected one of `logistic`",
+            path.display()
+        )],
+    );
+    assert_eq!(code, 1, "a bad config file exits 1");
 }
 
 #[test]

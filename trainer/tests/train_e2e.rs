@@ -1,5 +1,6 @@
-//! End-to-end: a tiny training run on a subset of the embedded data writes every output, and a
-//! run stopped after one epoch and resumed ends with the same weights as one never stopped.
+//! End-to-end: a tiny training run on a subset of the embedded data writes every output, a short
+//! run beats its own random-init encoder, and a run stopped after one epoch and resumed ends with
+//! the same weights (and the same random-init baseline) as one never stopped.
 
 use std::path::Path;
 
@@ -65,7 +66,15 @@ fn tiny_run_writes_every_output() {
         records.iter().filter(|r| r.get("step").is_some()).count(),
         8
     );
-    assert_eq!(records.iter().filter(|r| r["event"] == "knn").count(), 2);
+    // Epoch 0 (the random-init encoder), then epochs 1 and 2.
+    let knn: Vec<_> = records.iter().filter(|r| r["event"] == "knn").collect();
+    let epochs: Vec<_> = knn.iter().map(|r| r["epoch"].as_u64().unwrap()).collect();
+    assert_eq!(epochs, [0, 1, 2]);
+    let random = s
+        .random_init_knn_top1
+        .expect("a fresh run scores its random init");
+    assert_eq!(knn[0]["knn_top1"].as_f64(), Some(random));
+    assert_eq!(summary["random_init_knn_top1"].as_f64(), Some(random));
     let config: TrainConfig =
         toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap();
     assert_eq!(config, tiny(LossKind::Groco));
@@ -99,7 +108,41 @@ fn resumed_run_matches_uninterrupted_run() {
             assert_eq!(va, vb, "{loss:?}: tensor {na} differs after resume");
         }
         assert_eq!(a.momenta, b.momenta);
+        let full_summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(full.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            resumed.summary.random_init_knn_top1,
+            full_summary["random_init_knn_top1"].as_f64(),
+            "{loss:?}: the resumed run reads its random-init baseline from the checkpoint"
+        );
     }
+}
+
+/// A short run on a fixed seed ends above the same encoder at its random initialisation, on the
+/// same splits: training adds something, not just "more than chance".
+#[test]
+fn a_short_run_beats_its_random_init_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainConfig {
+        epochs: 10,
+        batch_size: 64,
+        train_limit: 512,
+        test_limit: 200,
+        eval_every: 0,
+        warmup_epochs: 1.0,
+        ..TrainConfig::default()
+    };
+    let s = try_train(&config, &opts(&dir.path().join("run")))
+        .unwrap()
+        .summary;
+    let random = s.random_init_knn_top1.unwrap();
+    println!("trained {:.2}% vs random init {random:.2}%", s.knn_top1);
+    assert!(
+        s.knn_top1 >= random + 5.0,
+        "trained {:.2}% vs random init {random:.2}%",
+        s.knn_top1
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The networks the trainer trains: an encoder (`small-cnn` or `resnet18`) followed by the GroCo
+//! The networks the trainer trains: an encoder (`small-cnn`, `small-cnn-flat` or `resnet18`) followed by the GroCo
 //! projection head. k-NN and linear evaluation read the encoder's features, before the head,
 //! with BatchNorm in eval mode.
 
@@ -16,7 +16,7 @@ pub use head::{NoAffineBatchNorm1d, ProjectionHead};
 /// A tensor on an owned gradient tape.
 pub type Taped<S, D> = Tensor<S, f32, D, OwnedTape<f32, D>>;
 pub use resnet::ResNet18;
-pub use small_cnn::SmallCnn;
+pub use small_cnn::{Flat4x4, GlobalAvg, Readout, SmallCnn};
 
 /// A convolutional encoder: images in the layers' `(C, H, W, B)` layout to `(B, FEATURES)` rows.
 pub trait Encoder<D: LayerDevice<f32>>: TensorCollection<f32, D> + Sized {
@@ -47,8 +47,11 @@ pub struct Model<E, const F: usize, const H: usize, const O: usize, D: Device<f3
     pub head: ProjectionHead<F, H, O, D>,
 }
 
-/// `small-cnn` with its head: 2048 → 512 → 512 → 128.
-pub type SmallCnnModel<const C: usize, D> = Model<SmallCnn<C, D>, 2048, 512, 128, D>;
+/// `small-cnn` (global average pooling) with its head: 128 → 512 → 512 → 128.
+pub type SmallCnnModel<const C: usize, D> = Model<SmallCnn<C, GlobalAvg, D>, 128, 512, 128, D>;
+
+/// `small-cnn-flat` (the 4×4 map flattened) with its head: 2048 → 512 → 512 → 128.
+pub type SmallCnnFlatModel<const C: usize, D> = Model<SmallCnn<C, Flat4x4, D>, 2048, 512, 128, D>;
 
 /// `resnet18` with its head: 512 → 2048 → 2048 → 256.
 pub type ResNet18Model<const C: usize, D> = Model<ResNet18<C, D>, 512, 2048, 256, D>;
@@ -194,7 +197,12 @@ mod tests {
             .collect();
         let x = images_to_activation(&dev, &pixels, 4, 1, 28, 28).unwrap();
         let f = m.try_features_eval(x.clone()).unwrap();
-        assert_eq!(*f.shape(), (4, 2048));
+        assert_eq!(*f.shape(), (4, 128));
+        let flat = SmallCnnFlatModel::<1, Cpu>::try_build(&dev).unwrap();
+        assert_eq!(
+            *flat.try_features_eval(x.clone()).unwrap().shape(),
+            (4, 2048)
+        );
         let grads = m.alloc_grads();
         let z = m.try_project_train(x.traced(grads)).unwrap();
         assert_eq!(z.shape().0, 4);
