@@ -2,9 +2,11 @@
 
 The models are the trainer's, layer for layer (trainer/src/model/{small_cnn,resnet,head}.rs):
   small-cnn: 4 x [Conv3x3 (no bias), BatchNorm2d, ReLU] with channels 1->32->64->128->128 and
-             strides 1, 2, 2, 2, then the 4x4x128 map flattened to 2048 features;
-             head Linear(2048, 512, no bias), BN1d, ReLU, Linear(512, 512, no bias), BN1d, ReLU,
+             strides 1, 2, 2, 2, then global average pooling to 128 features;
+             head Linear(128, 512, no bias), BN1d, ReLU, Linear(512, 512, no bias), BN1d, ReLU,
              Linear(512, 128), BN1d(affine=False). Input: 1 x 28 x 28 (MNIST).
+  small-cnn-flat: the same convolutions, the 4x4x128 map flattened to 2048 features, head
+             Linear(2048, 512, no bias), then as small-cnn.
   resnet18:  the CIFAR variant: Conv3x3 stride 1 (3->64, no bias), BN, ReLU, no max-pool; four
              stages of two basic blocks (64, 128, 256, 512 channels; the first block of stages
              2-4 downsamples with stride 2 and a 1x1 stride-2 conv + BN shortcut); global average
@@ -18,7 +20,7 @@ momentum 0.9 and weight decay 1e-5. Input is one fixed random batch, as `trainer
 without `--with-data`. All convolutions and BatchNorms are PyTorch's defaults (on CUDA: cuDNN,
 with its default TF32 convolutions unless --no-tf32).
 
-usage: python benches/torch_train_step.py [--model small-cnn|resnet18] [--device cpu|cuda]
+usage: python benches/torch_train_step.py [--model small-cnn|small-cnn-flat|resnet18] [--device cpu|cuda]
                                           [--batch-size 256] [--steps 10] [--warmup 2]
                                           [--threads 2] [--loss groco|nt-xent] [--no-tf32]
 Prints the median step time and images/s (images, not views, per second); on CUDA also the peak
@@ -55,13 +57,22 @@ def head(features: int, hidden: int, out: int) -> nn.Sequential:
     )
 
 
-def default_model() -> nn.Module:
-    """small-cnn for 1 channel with its head."""
-    encoder = nn.Sequential(
+def small_cnn_body() -> list:
+    return [
         *conv_bn_relu(1, 32, 1), *conv_bn_relu(32, 64, 2),
         *conv_bn_relu(64, 128, 2), *conv_bn_relu(128, 128, 2),
-        nn.Flatten(),
-    )
+    ]
+
+
+def default_model() -> nn.Module:
+    """small-cnn (global average pooling) for 1 channel with its head."""
+    encoder = nn.Sequential(*small_cnn_body(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return nn.Sequential(encoder, head(128, 512, 128))
+
+
+def flat_model() -> nn.Module:
+    """small-cnn-flat (the 4x4x128 map flattened to 2048 features) with its head."""
+    encoder = nn.Sequential(*small_cnn_body(), nn.Flatten())
     return nn.Sequential(encoder, head(2048, 512, 128))
 
 
@@ -100,7 +111,11 @@ def resnet18_model(channels: int = 3) -> nn.Module:
 
 
 # model -> (builder, input channels, side)
-MODELS = {"small-cnn": (default_model, 1, 28), "resnet18": (resnet18_model, 3, 32)}
+MODELS = {
+    "small-cnn": (default_model, 1, 28),
+    "small-cnn-flat": (flat_model, 1, 28),
+    "resnet18": (resnet18_model, 3, 32),
+}
 
 
 class _FactoriesOn:

@@ -1,5 +1,5 @@
 //! Criterion bench `conv`: groco-dfdx's CNN layers on `Cpu`, f32, batch 256, forward + backward,
-//! for the shapes of the default small-cnn encoder (28x28 greyscale input):
+//! for the shapes of the small-cnn encoders (28x28 greyscale input):
 //! conv3x3 1->32 s1, 32->64 s2, 64->128 s2, 128->128 s2 (each + BN + ReLU), flatten (2048).
 //!
 //! IDs:
@@ -73,7 +73,7 @@ fn bench_bn<const C: usize>(c: &mut Criterion, dev: &Cpu, h: usize) {
     });
 }
 
-/// The default small-cnn encoder's convolutional part.
+/// The convolutional part shared by small-cnn and small-cnn-flat.
 #[derive(Clone, Debug)]
 struct SmallCnn<E: Dtype, D: Storage<E>> {
     c1: Conv2d<1, 32, 3, 1, 1, 1, E, D>,

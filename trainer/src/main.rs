@@ -10,7 +10,7 @@ use trainer::train::{try_train, RunOptions};
 
 /// mimalloc keeps freed large blocks for reuse; glibc's malloc returns every activation-sized
 /// buffer (tens of MB, above its mmap threshold) to the kernel and page-faults it back in zeroed
-/// on the next step, which cost about 15 % of a training step (README, Speed).
+/// on the next step, which cost about 15 % of a training step (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: Counting = Counting(mimalloc::MiMalloc);
 

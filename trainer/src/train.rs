@@ -286,7 +286,18 @@ pub fn try_train_step<N: Net<D>, D: TrainDevice>(
         None
     };
     let device = |e| Error::Device(format!("{e:?}"));
-    let loss = loss_fn.try_loss(z, z_small, global, small, b)?;
+    // Projections that are no longer finite (the weights diverged) are a non-finite loss too:
+    // the step stops here, before any update.
+    let loss = loss_fn
+        .try_loss(z, z_small, global, small, b)
+        .map_err(|e| match e {
+            Error::Model(groco_dfdx::Error::NonFinite { .. }) => Error::NonFiniteLoss {
+                epoch: batch.epoch as usize,
+                step: batch.batch,
+                value: f64::NAN,
+            },
+            e => e,
+        })?;
     let (value, tape) = loss.split_tape();
     let grads = value
         .clone()

@@ -1,4 +1,4 @@
-//! The README's "Bad input" table, row by row: each test runs the `trainer` binary on one kind of
+//! The "Bad input" table of docs/bad-input.md, row by row: each test runs the `trainer` binary on one kind of
 //! bad input and checks what the user sees: a non-zero exit, no panic, and an `error:` line that
 //! names the file, field or value at fault.
 
@@ -195,7 +195,7 @@ fn idx_corrupt_gzip() {
     let path = d.path().join("train-labels-idx1-ubyte.gz");
     std::fs::write(&path, b"\x1f\x8b not really gzip").unwrap();
     let e = train_on(&spec("idx", d.path()));
-    contains_all(&e, &[&format!("{}:", path.display())]);
+    contains_all(&e, &[&format!("{}: invalid gzip header", path.display())]);
 }
 
 #[test]

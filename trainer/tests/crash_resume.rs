@@ -322,15 +322,20 @@ fn sigkilled_runs_resume_to_the_uninterrupted_weights() {
     for key in ["knn_top1", "knn1_top1", "final_loss", "epochs"] {
         assert_eq!(a[key], b[key], "GROCO_SEED={seed}: summary {key} differs");
     }
-    // The resumed log holds each step and k-NN record once, as the uninterrupted run's does.
-    let records = |dir: &Path| -> Vec<(Option<u64>, Option<u64>, String)> {
+    // The resumed log holds each step and k-NN record once, as the uninterrupted run's does,
+    // with the same loss, learning rate, gradient norm and k-NN scores, bit for bit (only the
+    // throughput, a wall-clock figure, may differ).
+    type Record = (Option<u64>, Option<u64>, String, [String; 5]);
+    let records = |dir: &Path| -> Vec<Record> {
         let text = fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
         text.lines()
             .map(|l| {
                 let r: serde_json::Value = serde_json::from_str(l)
                     .unwrap_or_else(|e| panic!("GROCO_SEED={seed}: torn metrics line {l:?}: {e}"));
                 let event = r["event"].as_str().unwrap_or("step").to_string();
-                (r["step"].as_u64(), r["epoch"].as_u64(), event)
+                let values = ["loss", "lr", "grad_norm", "knn_top1", "knn1_top1"]
+                    .map(|key| r[key].to_string());
+                (r["step"].as_u64(), r["epoch"].as_u64(), event, values)
             })
             .collect()
     };

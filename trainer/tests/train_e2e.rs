@@ -6,6 +6,7 @@ use std::path::Path;
 
 use trainer::checkpoint::Checkpoint;
 use trainer::config::{LossKind, TrainConfig};
+use trainer::error::Error;
 use trainer::runlog::MetricsLog;
 use trainer::train::{try_train, RunOptions};
 
@@ -160,4 +161,59 @@ fn nan_guard_and_bad_config_fail_before_training() {
         !dir.path().join("x").exists(),
         "a run directory was created for a bad config"
     );
+}
+
+/// A run whose loss turns non-finite mid-run stops before the update that would take it: the
+/// error names the epoch and step, the metrics log records it, and the last good checkpoint
+/// (weights and momenta) is the one on disk.
+#[test]
+fn a_run_whose_loss_turns_non_finite_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let config = TrainConfig {
+        epochs: 3,
+        ..tiny(LossKind::Groco)
+    };
+    let first = RunOptions {
+        stop_after_epochs: Some(1),
+        ..opts(&run)
+    };
+    try_train(&config, &first).unwrap();
+    let good = Checkpoint::try_load(&run).unwrap();
+    // The same run, resumed with a learning rate beyond f32 (it rounds to infinity): the first
+    // step of epoch 2 is finite (computed from the good weights), its update is not, so the
+    // loss of the step after it is not. (Merely huge rates, 1e30, do not get there: batch norm
+    // and the L2-normalised projections make the loss invariant to the weights' scale.)
+    let mut edited = good.clone();
+    edited.meta["config"]["lr"] = serde_json::json!(1e300);
+    edited.try_save(&run.join("checkpoint")).unwrap();
+    let resume = RunOptions {
+        resume: Some(run.clone()),
+        ..RunOptions::default()
+    };
+    let steps_per_epoch = 128 / 32;
+    match try_train(&config, &resume).unwrap_err() {
+        Error::NonFiniteLoss { epoch, step, .. } => {
+            assert_eq!(epoch, 1, "the divergence is in the resumed epoch");
+            assert!(
+                step > steps_per_epoch,
+                "step {step}: after the first update"
+            );
+        }
+        other => panic!("expected a non-finite loss, got {other}"),
+    }
+    let kept = Checkpoint::try_load(&run).unwrap();
+    assert_eq!(kept.meta["epochs_done"], 1);
+    assert_eq!(kept.meta["config"]["lr"], 1e300);
+    assert_eq!(
+        kept.model.tensors, good.model.tensors,
+        "the weights on disk changed"
+    );
+    assert_eq!(kept.momenta, good.momenta, "the momenta on disk changed");
+    let records = MetricsLog::try_read_all(&run).unwrap();
+    let event = records
+        .iter()
+        .find(|r| r["event"] == "non_finite_loss")
+        .expect("the log records the non-finite loss");
+    assert_eq!(event["epoch"], 1);
 }

@@ -4,7 +4,7 @@
 //!
 //! - [`GlobalAvg`] (`small-cnn`, the default) averages the map over space: 128 features, as
 //!   SimCLR, solo-learn and the ResNet path do. The features keep no pixel layout, so a random
-//!   encoder is weak (about 70 % k-NN on mnist5k) and what training adds is visible.
+//!   encoder is weaker (78.1 % k-NN on mnist5k at seed 0) and what training adds is visible.
 //! - [`Flat4x4`] (`small-cnn-flat`) flattens the 4×4×128 map to 2048 features. It keeps where in
 //!   the digit each stroke is, so its random-init k-NN on mnist5k (92.6 %) is close to raw
 //!   pixels'. A 28×28 or 32×32 input ends at 4×4; a larger input whose last map is a multiple of 4
