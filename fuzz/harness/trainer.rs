@@ -7,10 +7,10 @@
 
 use std::path::Path;
 
-use trainer::checkpoint::{self, Checkpoint};
 use trainer::config::{ConfigOverrides, TrainConfig};
 use trainer::data::fuzzing::{try_parse_cifar_bytes, try_parse_idx_bytes, try_parse_stl10_bytes};
 use trainer::data::{ImageSet, UNLABELED};
+use trainer::report::checkpoint::{self, Checkpoint};
 
 /// Splits `data` at the little-endian u16 in its first two bytes (taken modulo the rest's length).
 pub fn split(data: &[u8]) -> (&[u8], &[u8]) {
@@ -192,7 +192,7 @@ pub fn load_and_restore(net: &mut FuzzNet, bytes: &[u8]) {
         // A step with zero gradients and lr = 0 touches every momentum buffer (it would panic on
         // a length mismatch) and leaves the weights as they are.
         use dfdx::prelude::*;
-        use trainer::optim::{Optimizer, OptimizerConfig, Rule};
+        use trainer::train::optim::{Optimizer, OptimizerConfig, Rule};
         let dev = Cpu::default();
         let mut opt = Optimizer::<Cpu>::new(OptimizerConfig {
             rule: Rule::Sgd,
@@ -206,7 +206,7 @@ pub fn load_and_restore(net: &mut FuzzNet, bytes: &[u8]) {
         opt.try_step(net, &grads, 0.0)
             .expect("a step with restored momenta");
     }
-    if let Ok(config) = trainer::train::try_saved_config(path, &ckpt) {
+    if let Ok(config) = checkpoint::try_saved_config(path, &ckpt) {
         if config.try_validate().is_ok() {
             check_valid_config(&config);
         }

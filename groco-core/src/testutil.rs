@@ -5,43 +5,8 @@
 use crate::relaxation::{with_relaxation, Relax};
 use crate::{Real, SortConfig};
 
-/// The test seed: `GROCO_SEED` if set, else a fixed default.
-pub(crate) fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_2023)
-}
-
-/// splitmix64.
-pub(crate) struct Rng(pub u64);
-
-impl Rng {
-    pub(crate) fn new(salt: u64) -> Self {
-        Rng(seed() ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-    }
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub(crate) fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Standard normal (Box-Muller).
-    pub(crate) fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
-    }
-    pub(crate) fn vec<F: Real>(&mut self, len: usize, scale: f64) -> Vec<F> {
-        (0..len)
-            .map(|_| F::from(self.normal() * scale).unwrap())
-            .collect()
-    }
-}
+// The seed, the splitmix64 RNG and `for_f32_f64!` come from the shared test kit.
+pub(crate) use groco_testkit::{for_f32_f64, seed, Rng};
 
 /// Dense reference forward: (sorted, P row-major).
 pub(crate) fn naive_forward<F: Real>(cfg: &SortConfig<F>, x: &[F]) -> (Vec<F>, Vec<F>) {
@@ -84,23 +49,6 @@ pub(crate) fn max_rel<F: Real>(a: &[F], b: &[F]) -> f64 {
         })
         .fold(0.0, f64::max)
 }
-
-/// Instantiates a generic test body `fn $name<F: Real>(tol: f64)` for f32 and f64.
-macro_rules! for_f32_f64 {
-    ($name:ident, $tol32:expr, $tol64:expr) => {
-        mod $name {
-            #[test]
-            fn f32() {
-                super::$name::<f32>($tol32);
-            }
-            #[test]
-            fn f64() {
-                super::$name::<f64>($tol64);
-            }
-        }
-    };
-}
-pub(crate) use for_f32_f64;
 
 /// Central finite differences of `f` in coordinate `i` at steps 1e-5 ... 1e-8 (times
 /// 1 + |x_i|): returns the one closest to `analytic` and whether it is within

@@ -32,6 +32,7 @@ use groco_core::{Network, Real, Relaxation, SortConfig, Sorter};
 /// Absolute tolerances (× row scale) of the `half` forward checks: (f16, bf16).
 #[cfg(feature = "half")]
 const HALF_TOL: (f64, f64) = (2e-2, 1e-1);
+use groco_testkit::fixtures::{compare, field, flat, number, sources, string, take_worst};
 use serde_json::Value;
 
 struct Case {
@@ -48,47 +49,6 @@ struct Case {
     grad_sorted: Vec<f64>,
     grad_perm: Vec<f64>,
     grad_x: Vec<f64>,
-}
-
-fn field<'a>(v: &'a Value, name: &str, file: &Path) -> Result<&'a Value, String> {
-    v.get(name)
-        .ok_or_else(|| format!("{}: missing field `{name}`", file.display()))
-}
-
-fn string(v: &Value, name: &str, file: &Path) -> Result<String, String> {
-    field(v, name, file)?
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{}: `{name}` is not a string", file.display()))
-}
-
-fn number(v: &Value, name: &str, file: &Path) -> Result<f64, String> {
-    field(v, name, file)?
-        .as_f64()
-        .ok_or_else(|| format!("{}: `{name}` is not a number", file.display()))
-}
-
-/// Flattens a nested array of numbers with the given shape.
-fn flat(v: &Value, name: &str, shape: &[usize], file: &Path) -> Result<Vec<f64>, String> {
-    fn walk(v: &Value, shape: &[usize], out: &mut Vec<f64>) -> Result<(), String> {
-        match shape.split_first() {
-            None => out.push(v.as_f64().ok_or("an element is not a number")?),
-            Some((&len, rest)) => {
-                let a = v.as_array().ok_or("not an array")?;
-                if a.len() != len {
-                    return Err(format!("length {} where {len} expected", a.len()));
-                }
-                for e in a {
-                    walk(e, rest, out)?;
-                }
-            }
-        }
-        Ok(())
-    }
-    let mut out = Vec::new();
-    walk(field(v, name, file)?, shape, &mut out)
-        .map_err(|e| format!("{}: `{name}`: {e}", file.display()))?;
-    Ok(out)
 }
 
 fn parse(file: &Path) -> Result<Case, String> {
@@ -138,43 +98,6 @@ fn parse(file: &Path) -> Result<Case, String> {
         grad_perm: flat(&v, "grad_perm", &[rows, n, n], file)?,
         grad_x: flat(&v, "grad_x", &[rows, n], file)?,
     })
-}
-
-thread_local! {
-    /// Largest |got − want| / tolerance seen by `compare` since the last reset.
-    static WORST: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
-}
-
-/// Returns the worst error/tolerance ratio since the last call, and resets it.
-fn take_worst() -> f64 {
-    WORST.with(|w| w.replace(0.0))
-}
-
-/// Compares `got` with `want` row by row (rows of `len`); returns the first disagreement.
-fn compare(
-    what: &str,
-    got: &[f64],
-    want: &[f64],
-    len: usize,
-    rel: f64,
-    abs: f64,
-) -> Result<(), String> {
-    for (r, (g, w)) in got.chunks(len).zip(want.chunks(len)).enumerate() {
-        let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        for (i, (a, b)) in g.iter().zip(w).enumerate() {
-            let tol = rel * b.abs() + abs * scale;
-            let within = (a - b).abs() <= tol;
-            if tol > 0.0 {
-                WORST.with(|w| w.set(w.get().max((a - b).abs() / tol)));
-            }
-            if !within {
-                return Err(format!(
-                    "{what}[{r}][{i}]: got {a:e}, want {b:e} (row scale {scale:e})"
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Runs the case in `F` (batched; and row by row when `rows_too`).
@@ -338,38 +261,9 @@ fn run_half<F: Real>(c: &Case, tol: f64) -> Result<bool, String> {
     Ok(true)
 }
 
-/// Every file directly under `dir`, sorted.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    v.sort();
-    v
-}
-
 #[test]
 fn sort_fixtures() {
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sort");
-    let mut sources = vec![(committed.clone(), files(&committed))];
-    if let Ok(extra) = std::env::var("GROCO_FIXTURES") {
-        let dir = Path::new(&extra).join("sort");
-        let list = files(&dir);
-        assert!(
-            !list.is_empty(),
-            "GROCO_FIXTURES is set but {} holds no case",
-            dir.display()
-        );
-        sources.push((dir, list));
-    }
-    assert!(
-        !sources[0].1.is_empty(),
-        "{} holds no case: run fixtures/generate.py (see fixtures/README.md)",
-        committed.display()
-    );
+    let sources = sources("sort");
 
     let mut failures = Vec::new();
     let mut worst = [0.0f64; 2]; // f64, f32: largest error as a fraction of its tolerance
@@ -377,53 +271,50 @@ fn sort_fixtures() {
     let mut half_counts: BTreeMap<&str, usize> = BTreeMap::new();
     // (network, distribution) -> [f64 checked, f64 agreed, f32 checked, f32 agreed, exempt]
     let mut counts: BTreeMap<(String, String), [usize; 5]> = BTreeMap::new();
-    for (dir, list) in &sources {
-        println!("reading {} ({} files)", dir.display(), list.len());
-        for file in list {
-            let case = match parse(file) {
-                Ok(c) => c,
-                Err(e) => {
-                    failures.push(e);
-                    continue;
-                }
-            };
-            let key = (case.network.to_string(), case.relaxation.to_string());
-            let entry = counts.entry(key).or_default();
-            entry[0] += 1;
-            take_worst();
-            match run::<f64>(&case, 1e-9, 1e-11, true) {
-                Ok(()) => entry[1] += 1,
-                Err(e) => failures.push(format!("{} (f64): {e}", case.file.display())),
+    for file in &sources {
+        let case = match parse(file) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(e);
+                continue;
             }
-            worst[0] = worst[0].max(take_worst());
-            entry[2] += 1;
-            entry[4] += (0..case.rows)
-                .filter(|&b| grad_x_tolerance::<f32>(&case, b, 2e-3).is_none())
-                .count();
-            match run::<f32>(&case, 2e-3, 2e-3, false) {
-                Ok(()) => entry[3] += 1,
-                Err(e) => failures.push(format!("{} (f32): {e}", case.file.display())),
-            }
-            worst[1] = worst[1].max(take_worst());
-            #[cfg(feature = "half")]
-            {
-                for (name, result) in [
-                    ("f16", run_half::<half::f16>(&case, HALF_TOL.0)),
-                    ("bf16", run_half::<half::bf16>(&case, HALF_TOL.1)),
-                ] {
-                    match result {
-                        Ok(true) => *half_counts.entry(name).or_default() += 1,
-                        Ok(false) => {
-                            *half_counts
-                                .entry(if name == "f16" {
-                                    "f16 skipped"
-                                } else {
-                                    "bf16 skipped"
-                                })
-                                .or_default() += 1
-                        }
-                        Err(e) => failures.push(format!("{} ({name}): {e}", case.file.display())),
+        };
+        let key = (case.network.to_string(), case.relaxation.to_string());
+        let entry = counts.entry(key).or_default();
+        entry[0] += 1;
+        take_worst();
+        match run::<f64>(&case, 1e-9, 1e-11, true) {
+            Ok(()) => entry[1] += 1,
+            Err(e) => failures.push(format!("{} (f64): {e}", case.file.display())),
+        }
+        worst[0] = worst[0].max(take_worst());
+        entry[2] += 1;
+        entry[4] += (0..case.rows)
+            .filter(|&b| grad_x_tolerance::<f32>(&case, b, 2e-3).is_none())
+            .count();
+        match run::<f32>(&case, 2e-3, 2e-3, false) {
+            Ok(()) => entry[3] += 1,
+            Err(e) => failures.push(format!("{} (f32): {e}", case.file.display())),
+        }
+        worst[1] = worst[1].max(take_worst());
+        #[cfg(feature = "half")]
+        {
+            for (name, result) in [
+                ("f16", run_half::<half::f16>(&case, HALF_TOL.0)),
+                ("bf16", run_half::<half::bf16>(&case, HALF_TOL.1)),
+            ] {
+                match result {
+                    Ok(true) => *half_counts.entry(name).or_default() += 1,
+                    Ok(false) => {
+                        *half_counts
+                            .entry(if name == "f16" {
+                                "f16 skipped"
+                            } else {
+                                "bf16 skipped"
+                            })
+                            .or_default() += 1
                     }
+                    Err(e) => failures.push(format!("{} ({name}): {e}", case.file.display())),
                 }
             }
         }

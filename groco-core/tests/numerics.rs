@@ -5,42 +5,7 @@
 //! GroCo gradients agree with f64 over 10 000 random cases (see [`F32_GROCO_GRAD_TOL`]).
 
 use groco_core::{GrocoRowLoss, Network, Real, Relaxation, SortConfig, Sorter};
-
-fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_2023)
-}
-
-/// splitmix64
-struct Rng(u64);
-impl Rng {
-    fn new(salt: u64) -> Self {
-        Rng(seed() ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
-    }
-    /// 10^U(lo, hi).
-    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        10f64.powf(lo + (hi - lo) * self.uniform())
-    }
-}
+use groco_testkit::{for_f32_f64, seed, Rng};
 
 fn cast<F: Real>(v: &[f64]) -> Vec<F> {
     v.iter().map(|&x| F::from(x).unwrap()).collect()
@@ -179,7 +144,7 @@ fn edge_rows(n: usize, m: f64, rng: &mut Rng) -> Vec<(&'static str, Vec<f64>)> {
         (
             "random signs of m",
             (0..n)
-                .map(|_| if rng.next() & 1 == 0 { m } else { -m })
+                .map(|_| if rng.next_u64() & 1 == 0 { m } else { -m })
                 .collect(),
         ),
         (
@@ -236,15 +201,8 @@ fn sorter_edge_cases<F: Real>() {
     );
 }
 
-#[test]
-fn sorter_edge_cases_f32() {
-    sorter_edge_cases::<f32>();
-}
-
-#[test]
-fn sorter_edge_cases_f64() {
-    sorter_edge_cases::<f64>();
-}
+// tests `sorter_edge_cases::f32` and `sorter_edge_cases::f64`
+for_f32_f64!(sorter_edge_cases);
 
 /// Random rows: n in 1..=40, scale 10^U(−3, 30), steepness 10^U(−3, 4), sometimes with
 /// duplicated entries (exact ties).
@@ -281,15 +239,8 @@ fn sorter_random_sweep<F: Real>(salt: u64, cases: usize) {
     );
 }
 
-#[test]
-fn sorter_random_sweep_f32() {
-    sorter_random_sweep::<f32>(2, 2000);
-}
-
-#[test]
-fn sorter_random_sweep_f64() {
-    sorter_random_sweep::<f64>(3, 2000);
-}
+// tests `sorter_random_sweep::f32` and `sorter_random_sweep::f64`
+for_f32_f64!(sorter_random_sweep, (2, 2000), (3, 2000));
 
 fn groco_edge_cases<F: Real>() {
     let mut rng = Rng::new(4);
@@ -327,15 +278,8 @@ fn groco_edge_cases<F: Real>() {
     );
 }
 
-#[test]
-fn groco_edge_cases_f32() {
-    groco_edge_cases::<f32>();
-}
-
-#[test]
-fn groco_edge_cases_f64() {
-    groco_edge_cases::<f64>();
-}
+// tests `groco_edge_cases::f32` and `groco_edge_cases::f64`
+for_f32_f64!(groco_edge_cases);
 
 fn groco_random_sweep<F: Real>(salt: u64, cases: usize) {
     let mut rng = Rng::new(salt);
@@ -377,15 +321,8 @@ fn groco_random_sweep<F: Real>(salt: u64, cases: usize) {
     );
 }
 
-#[test]
-fn groco_random_sweep_f32() {
-    groco_random_sweep::<f32>(5, 2000);
-}
-
-#[test]
-fn groco_random_sweep_f64() {
-    groco_random_sweep::<f64>(6, 2000);
-}
+// tests `groco_random_sweep::f32` and `groco_random_sweep::f64`
+for_f32_f64!(groco_random_sweep, (5, 2000), (6, 2000));
 
 /// `logistic_phi` at steepness up to 1e4 on exact ties: finite, and what the closed form says.
 #[test]

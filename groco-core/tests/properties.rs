@@ -5,46 +5,7 @@
 //! topology × relaxation (odd-even merge included); f32 against f64.
 
 use groco_core::{Network, Real, Relaxation, SortConfig, Sorter};
-
-fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_2023)
-}
-
-/// splitmix64
-struct Rng(u64);
-impl Rng {
-    fn new(salt: u64) -> Self {
-        Rng(seed() ^ salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let u = 1.0 - self.uniform();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
-    }
-    fn vec(&mut self, len: usize) -> Vec<f64> {
-        (0..len).map(|_| self.normal()).collect()
-    }
-    /// A random permutation of 0..n.
-    fn perm(&mut self, n: usize) -> Vec<usize> {
-        let mut p: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            p.swap(i, (self.next() % (i as u64 + 1)) as usize);
-        }
-        p
-    }
-}
+use groco_testkit::{seed, Rng};
 
 fn every_config(steepness: f64) -> impl Iterator<Item = SortConfig<f64>> {
     Network::ALL.into_iter().flat_map(move |net| {
@@ -83,7 +44,7 @@ fn p_is_doubly_stochastic() {
                 steepness: 0.3 + 20.0 * rng.uniform(),
                 ..cfg
             };
-            let x = rng.vec(n);
+            let x = rng.normals(n);
             let (_, p) = forward(cfg, &x);
             for i in 0..n {
                 let row: f64 = p[i * n..(i + 1) * n].iter().sum();
@@ -172,7 +133,7 @@ fn cauchy_reciprocal_optimal_are_monotonic_and_logistic_is_not() {
         for n in [2usize, 3, 5, 8, 12, 16] {
             for _ in 0..4 {
                 let steep = 10f64.powf(-0.5 + 2.5 * rng.uniform());
-                let x: Vec<f64> = rng.vec(n).iter().map(|v| v * 3.0).collect();
+                let x: Vec<f64> = rng.normals(n).iter().map(|v| v * 3.0).collect();
                 for r in [
                     Relaxation::Cauchy,
                     Relaxation::Reciprocal,
@@ -207,8 +168,8 @@ fn vjp_matches_finite_differences_everywhere() {
                 art_lambda: 0.1 + 0.8 * rng.uniform(),
                 ..cfg
             };
-            let x = rng.vec(n);
-            let (gs, gp) = (rng.vec(n), rng.vec(n * n));
+            let x = rng.normals(n);
+            let (gs, gp) = (rng.normals(n), rng.normals(n * n));
             let loss = |x: &[f64]| -> f64 {
                 let (y, p) = forward(cfg, x);
                 y.iter().zip(&gs).map(|(a, b)| a * b).sum::<f64>()
@@ -256,8 +217,8 @@ fn f32_agrees_with_f64() {
                 art_lambda: 0.25f32,
             };
             // inputs exactly representable in f32, so only the arithmetic differs
-            let x: Vec<f64> = rng.vec(n).iter().map(|&v| v as f32 as f64).collect();
-            let (gs, gp) = (rng.vec(n), rng.vec(n * n));
+            let x: Vec<f64> = rng.normals(n).iter().map(|&v| v as f32 as f64).collect();
+            let (gs, gp) = (rng.normals(n), rng.normals(n * n));
             let to32 = |v: &[f64]| v.iter().map(|&e| e as f32).collect::<Vec<f32>>();
             let (y64, p64) = forward(cfg, &x);
             let (y32, p32) = forward(cfg32, &to32(&x));

@@ -20,15 +20,14 @@
 
 #[cfg(feature = "cuda")]
 mod cuda_util;
-mod fixtures_util;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use dfdx::prelude::*;
-use fixtures_util::{boolean, compare, count, dims, flat, number, read, sources, string};
 use groco_dfdx::loss::{groco_loss, nt_xent, GrocoConfig, LossDevice, LossFloat};
 use groco_dfdx::path::{with_cpu_path, CpuPath};
+use groco_testkit::fixtures::{boolean, compare, count, dims, flat, number, read, sources, string};
 use serde_json::Value;
 
 /// One parsed loss case: views (V × B × D), the reference loss and gradients, and how to run it.

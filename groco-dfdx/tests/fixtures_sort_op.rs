@@ -8,15 +8,14 @@
 
 #[cfg(feature = "cuda")]
 mod cuda_util;
-mod fixtures_util;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use dfdx::prelude::*;
-use fixtures_util::{compare, dims, flat, number, read, sources, string};
 use groco_core::SortConfig;
 use groco_dfdx::loss::{diff_sort, LossDevice};
+use groco_testkit::fixtures::{compare, dims, flat, number, read, sources, string};
 use serde_json::Value;
 
 struct Case {

@@ -7,6 +7,7 @@
 use dfdx::optim::{Momentum, Sgd, SgdConfig};
 use dfdx::prelude::*;
 use groco_dfdx::layers::{images_to_activation, BatchNormRelu2d, Conv2d, Flatten};
+use groco_testkit::memory::rss_bytes;
 
 #[derive(Clone, Debug)]
 struct Net<E: Dtype, D: Storage<E>> {
@@ -32,16 +33,6 @@ impl<E: groco_dfdx::layers::LayerFloat, D: Device<E>> TensorCollection<E, D> for
             |(c1, b1, c2, b2)| Net { c1, b1, c2, b2 },
         )
     }
-}
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("statm resident field");
-    pages * 4096
 }
 
 #[test]

@@ -7,29 +7,16 @@
 //! `cuda` feature on `Cuda` itself); everything must agree to 1e-9 relative. Every file in those folders must
 //! parse as a case of kind "layers_net".
 
-use std::path::{Path, PathBuf};
-
 use dfdx::prelude::*;
 use groco_dfdx::layers::{self, BatchNormAct2d, LayerDevice, PoolKind, Window};
 use groco_dfdx::path::{with_cpu_path, CpuPath};
+use groco_testkit::fixtures::sources_from;
 
 #[cfg(feature = "cuda")]
 mod cuda_util;
 use serde_json::Value;
 
 const REL: f64 = 1e-9;
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    v.sort();
-    v
-}
 
 fn field<'a>(v: &'a Value, key: &str) -> Result<&'a Value, String> {
     v.get(key).ok_or_else(|| format!("missing field {key:?}"))
@@ -347,36 +334,17 @@ fn cuda_layers_match_pytorch_fixtures() {
 }
 
 fn run_all<D: LayerDevice<f64>>(dev: &D) {
-    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/layers");
-    let mut sources = vec![(committed.clone(), files(&committed))];
-    if let Ok(extra) = std::env::var("GROCO_FIXTURES") {
-        let dir = Path::new(&extra).join("layers");
-        let list = files(&dir);
-        assert!(
-            !list.is_empty(),
-            "GROCO_FIXTURES is set but {} holds no case",
-            dir.display()
-        );
-        sources.push((dir, list));
-    }
-    assert!(
-        !sources[0].1.is_empty(),
-        "{} holds no case: run fixtures/generate_layers.py",
-        committed.display()
-    );
+    let sources = sources_from("layers", "fixtures/generate_layers.py");
     let (mut checked, mut failures) = (0, Vec::new());
-    for (dir, list) in &sources {
-        println!("reading {} ({} files)", dir.display(), list.len());
-        for file in list {
-            let parsed = std::fs::read_to_string(file)
-                .map_err(|e| e.to_string())
-                .and_then(|s| {
-                    serde_json::from_str::<Value>(&s).map_err(|e| format!("unparsable: {e}"))
-                });
-            checked += 1;
-            if let Err(err) = parsed.and_then(|case| run_case(dev, &case)) {
-                failures.push(format!("{}: {err}", file.display()));
-            }
+    for file in &sources {
+        let parsed = std::fs::read_to_string(file)
+            .map_err(|e| e.to_string())
+            .and_then(|s| {
+                serde_json::from_str::<Value>(&s).map_err(|e| format!("unparsable: {e}"))
+            });
+        checked += 1;
+        if let Err(err) = parsed.and_then(|case| run_case(dev, &case)) {
+            failures.push(format!("{}: {err}", file.display()));
         }
     }
     println!("{checked} cases, {} failed", failures.len());

@@ -6,16 +6,7 @@
 use dfdx::optim::{Sgd, SgdConfig};
 use dfdx::prelude::*;
 use groco_dfdx::loss::{groco_loss, nt_xent, GrocoConfig};
-
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("statm resident field");
-    pages * 4096
-}
+use groco_testkit::memory::rss_bytes;
 
 #[test]
 fn rss_stays_flat_over_300_loss_steps() {

@@ -9,11 +9,9 @@ use groco_dfdx::Error;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// The test seed: `GROCO_SEED`, or 7.
 fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7)
+    groco_testkit::seed_or(7)
 }
 
 /// V views of (B, D) whose rows share a base (so positives are similar) with varied norms.

@@ -10,11 +10,9 @@ use groco_dfdx::Error;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+/// The test seed: `GROCO_SEED`, or 11.
 fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(11)
+    groco_testkit::seed_or(11)
 }
 
 fn random(rng: &mut ChaCha8Rng, len: usize) -> Vec<f64> {

@@ -4,9 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use trainer::cli::{Cli, Command, CompareArgs, EvalCommand, TrainArgs};
-use trainer::config::{try_resolve, DeviceKind};
-use trainer::train::{try_train, RunOptions};
+use trainer::commands::cli::{Cli, Command, TrainArgs};
 
 /// mimalloc keeps freed large blocks for reuse; glibc's malloc returns every activation-sized
 /// buffer (tens of MB, above its mmap threshold) to the kernel and page-faults it back in zeroed
@@ -59,98 +57,11 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
 fn main() -> ExitCode {
     trainer::heap::install();
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Train(TrainArgs::default())) {
-        Command::Train(args) => train(args),
-        Command::Eval(EvalCommand::Knn(args)) => {
-            print_device(args.source.device).and_then(|()| trainer::evalcmd::try_knn_command(&args))
-        }
-        Command::Eval(EvalCommand::Linear(args)) => print_device(args.source.device)
-            .and_then(|()| trainer::evalcmd::try_linear_command(&args)),
-        Command::Compare(args) => compare(&args),
-        // Prints its own device line.
-        Command::Bench(args) => trainer::bench::try_bench(&args),
-    };
-    match result {
+    match trainer::commands::try_run(cli.command.unwrap_or(Command::Train(TrainArgs::default()))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// Prints the device `device` resolves to and why, or fails (`--device cuda` without a usable
-/// GPU) before anything else is printed or written.
-fn print_device(device: DeviceKind) -> trainer::Result<()> {
-    let device = trainer::dispatch::try_resolve_device(device)?;
-    println!("device: {device}");
-    Ok(())
-}
-
-fn compare(args: &CompareArgs) -> trainer::Result<()> {
-    let flags = &args.flags;
-    let config = try_resolve(
-        flags.preset.as_deref(),
-        flags.config.as_ref(),
-        &flags.overrides(None),
-    )?;
-    print_device(config.device)?;
-    trainer::compare::try_compare(args)
-}
-
-fn train(args: TrainArgs) -> trainer::Result<()> {
-    let overrides = args.flags.overrides(args.loss);
-    let (preset, file) = (args.flags.preset.as_deref(), args.flags.config.as_ref());
-    let config = match &args.resume {
-        Some(path) => {
-            let state = trainer::checkpoint::resolve_state_file(path);
-            let ckpt = trainer::checkpoint::Checkpoint::try_load(path)?;
-            let saved = trainer::train::try_saved_config(&state, &ckpt)?;
-            saved.try_check_resume(&state, preset, file, &overrides)?;
-            saved
-        }
-        None => try_resolve(preset, file, &overrides)?,
-    };
-    let opts = RunOptions {
-        out: args.out,
-        resume: args.resume,
-        stop_after_epochs: args.stop_after_epochs,
-        verbose: true,
-    };
-    // Before anything is printed or written: `--device cuda` without a usable GPU is one error.
-    let device = trainer::dispatch::try_resolve_device(config.device)?;
-    if opts.resume.is_none() {
-        println!(
-            "training {} on {} with {} for {} epochs (batch {}, {} views, seed {})",
-            config.encoder.name(),
-            config.dataset,
-            config.loss.name(),
-            config.epochs,
-            config.batch_size,
-            config.views,
-            config.seed
-        );
-    }
-    println!("device: {device}");
-    let outcome = try_train(&config, &opts)?;
-    let s = &outcome.summary;
-    println!(
-        "trained {} epochs in {:.0} s ({:.0} images/s), final loss {:.4}",
-        s.epochs, s.seconds, s.images_per_second, s.final_loss
-    );
-    if let Some(l) = s.linear_top1 {
-        println!("linear probe top-1: {l:.2}%");
-    }
-    println!(
-        "k-NN top-1 (k = {}, T = {}) on the test split: {:.2}%",
-        config.knn_k, config.knn_temperature, s.knn_top1
-    );
-    if let Some(r) = s.random_init_knn_top1 {
-        println!(
-            "the same encoder at its random init: {r:.2}%; training added {:+.2} points",
-            s.knn_top1 - r
-        );
-    }
-    println!("run directory: {}", outcome.run_dir.display());
-    Ok(())
 }

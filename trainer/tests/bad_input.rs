@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use dfdx::prelude::*;
+use groco_testkit::datasets::{self, cifar_record, idx_labels, write_idx_split, STL_SIDE};
 use image::{Rgb, RgbImage};
 use serde_json::json;
-use trainer::checkpoint::{snapshot, Checkpoint};
 use trainer::config::{EncoderKind, TrainConfig};
 use trainer::data::{load, DatasetSpec, LoadOptions};
 use trainer::model::SmallCnnModel;
+use trainer::report::checkpoint::{snapshot, Checkpoint};
 
 /// Runs the binary with `args`; asserts it failed cleanly and returns its stderr.
 fn fails(args: &[&str]) -> String {
@@ -57,39 +58,25 @@ fn contains_all(text: &str, parts: &[&str]) {
 
 // ---- writers for small, valid datasets ----
 
+/// IDX images whose pixel `i` is `7i mod 251`.
 fn idx_images(n: u32, h: u32, w: u32) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0x0803, n, h, w] {
-        v.extend_from_slice(&x.to_be_bytes());
-    }
-    v.extend((0..n * h * w).map(|i| (i * 7 % 251) as u8));
-    v
-}
-
-fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0x0801, labels.len() as u32] {
-        v.extend_from_slice(&x.to_be_bytes());
-    }
-    v.extend_from_slice(labels);
-    v
+    datasets::idx_images(n, h, w, (0..n * h * w).map(|i| (i * 7 % 251) as u8))
 }
 
 fn write_idx(dir: &Path) {
-    let files: [(&str, Vec<u8>); 4] = [
-        ("train-images-idx3-ubyte", idx_images(4, 5, 4)),
-        ("train-labels-idx1-ubyte", idx_labels(&[0, 1, 0, 1])),
-        ("t10k-images-idx3-ubyte", idx_images(2, 5, 4)),
-        ("t10k-labels-idx1-ubyte", idx_labels(&[1, 0])),
-    ];
-    for (name, bytes) in files {
-        std::fs::write(dir.join(name), bytes).unwrap();
-    }
+    write_idx_split(
+        dir,
+        "train",
+        &idx_images(4, 5, 4),
+        &idx_labels(&[0, 1, 0, 1]),
+    );
+    write_idx_split(dir, "t10k", &idx_images(2, 5, 4), &idx_labels(&[1, 0]));
 }
 
+/// `n` CIFAR-10 records of `pixels` bytes each: label `i % 10`, pixel `p` is `p mod 256`.
 fn cifar_records(n: usize, pixels: usize) -> Vec<u8> {
     (0..n)
-        .flat_map(|i| std::iter::once((i % 10) as u8).chain((0..pixels).map(|p| p as u8)))
+        .flat_map(|i| cifar_record(&[(i % 10) as u8], (0..pixels).map(|p| p as u8)))
         .collect()
 }
 
@@ -101,7 +88,7 @@ fn write_cifar10(dir: &Path) {
     std::fs::write(dir.join("test_batch.bin"), cifar_records(2, 3072)).unwrap();
 }
 
-const STL_RECORD: usize = 3 * 96 * 96;
+const STL_RECORD: usize = 3 * STL_SIDE * STL_SIDE;
 
 fn write_stl10(dir: &Path) {
     for split in ["train", "test"] {

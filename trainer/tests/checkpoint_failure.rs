@@ -7,9 +7,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use trainer::checkpoint::{Checkpoint, Snapshot, META_FILE, STATE_FILE};
 use trainer::config::{LossKind, TrainConfig};
-use trainer::runlog::temp_path;
+use trainer::report::checkpoint::{Checkpoint, Snapshot, META_FILE, STATE_FILE};
+use trainer::report::runlog::temp_path;
 use trainer::train::{try_train, RunOptions};
 use trainer::Error;
 

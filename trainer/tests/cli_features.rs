@@ -11,8 +11,8 @@ use common::{
     arg, assert_plot, finite_step_losses, num, read_json, read_metrics, temp, trainer_err,
     trainer_ok, write_folder, write_mnist_subset, write_stl10,
 };
-use trainer::compare::mean_std;
 use trainer::config::{EncoderKind, OptimizerKind, TrainConfig, PRESETS};
+use trainer::report::mean_std;
 
 /// Flags of a tiny GroCo run: one epoch, small batches.
 const TINY: &[&str] = &["--epochs", "1", "--batch-size", "32", "--topk-neg", "5"];
@@ -537,7 +537,7 @@ fn presets_resolve_from_the_cli_and_match_the_docs() {
             } else {
                 96
             };
-            let global = trainer::train::input_size(c.encoder, native);
+            let global = trainer::data::input_size(c.encoder, native);
             assert!(
                 c.small_crop_size < global,
                 "{name}: small crops of {} px are not smaller than the {global}-px global crops",

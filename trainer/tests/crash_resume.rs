@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use trainer::checkpoint::{resolve_state_file, Checkpoint, META_FILE, STATE_FILE};
-use trainer::runlog::{is_temp_of, WRITE_DELAY_ENV};
+use trainer::report::checkpoint::{resolve_state_file, Checkpoint, META_FILE, STATE_FILE};
+use trainer::report::runlog::{is_temp_of, WRITE_DELAY_ENV};
 
 const EPOCHS: usize = 5;
 const WRITE_DELAY_MS: u64 = 80;
@@ -186,10 +186,7 @@ fn same_weights(a: &Checkpoint, b: &Checkpoint, context: &str) {
 
 #[test]
 fn sigkilled_runs_resume_to_the_uninterrupted_weights() {
-    let seed: u64 = std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_261_201);
+    let seed = groco_testkit::seed_or(20_261_201);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let (reference, run) = (dir.path().join("reference"), dir.path().join("crashed"));

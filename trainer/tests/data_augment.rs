@@ -7,12 +7,9 @@ use trainer::augment::{
 };
 use trainer::data::{load, DatasetSpec, ImageSet, LoadOptions};
 
-/// Seed for the random test images; override with GROCO_SEED.
+/// Seed for the random test images: `GROCO_SEED`, or 7.
 fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7)
+    groco_testkit::seed_or(7)
 }
 
 /// `n` random `c × h × w` images with labels `i % 3`.

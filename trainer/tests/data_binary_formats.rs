@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use groco_testkit::datasets::{self, idx_labels, stl_image, CIFAR_PIXELS, STL_SIDE};
 use trainer::data::{load, DatasetSpec, LoadOptions, UNLABELED};
 
 fn opts() -> LoadOptions {
@@ -12,22 +13,9 @@ fn opts() -> LoadOptions {
     }
 }
 
+/// IDX images whose byte `k` (over all images) is `fill(k)`.
 fn idx_images(n: u32, h: u32, w: u32, fill: impl Fn(usize) -> u8) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0x0803u32, n, h, w] {
-        v.extend_from_slice(&x.to_be_bytes());
-    }
-    v.extend((0..(n * h * w) as usize).map(fill));
-    v
-}
-
-fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [0x0801u32, labels.len() as u32] {
-        v.extend_from_slice(&x.to_be_bytes());
-    }
-    v.extend_from_slice(labels);
-    v
+    datasets::idx_images(n, h, w, (0..(n * h * w) as usize).map(fill))
 }
 
 fn gz(data: &[u8]) -> Vec<u8> {
@@ -191,9 +179,8 @@ fn idx_train_and_test_sizes_must_agree() {
 
 /// CIFAR record: label byte(s), then R, G, B planes of 32×32.
 fn cifar_record(labels: &[u8], seed: u8) -> Vec<u8> {
-    let mut v = labels.to_vec();
-    v.extend((0..3072).map(|k| (k as u8).wrapping_mul(3).wrapping_add(seed)));
-    v
+    let pixels = (0..CIFAR_PIXELS).map(|k| (k as u8).wrapping_mul(3).wrapping_add(seed));
+    datasets::cifar_record(labels, pixels)
 }
 
 fn write_cifar10(dir: &Path, per_batch: usize) {
@@ -275,20 +262,7 @@ fn cifar100_uses_fine_labels() {
     assert!(e.to_string().contains("3074-byte records"), "{e}");
 }
 
-const STL: usize = 96;
-
-/// One STL-10 image stored column-major: byte `x·96 + y` of channel `c` is `f(c, y, x)`.
-fn stl_image(f: impl Fn(usize, usize, usize) -> u8) -> Vec<u8> {
-    let mut v = vec![0u8; 3 * STL * STL];
-    for c in 0..3 {
-        for x in 0..STL {
-            for y in 0..STL {
-                v[c * STL * STL + x * STL + y] = f(c, y, x);
-            }
-        }
-    }
-    v
-}
+const STL: usize = STL_SIDE;
 
 fn stl_pattern(c: usize, y: usize, x: usize) -> u8 {
     (c * 80 + y + 2 * x) as u8

@@ -13,10 +13,10 @@ use groco_dfdx::loss::GrocoConfig;
 use groco_dfdx::path::{with_cpu_path, CpuPath};
 use groco_dfdx::transfer::{record, Direction, TransferLog};
 use trainer::augment::ViewBatch;
-use trainer::losses::LossFn;
 use trainer::model::SmallCnnModel;
-use trainer::optim::{Optimizer, OptimizerConfig, Rule};
+use trainer::train::optim::{Optimizer, OptimizerConfig, Rule};
 use trainer::train::try_train_step;
+use trainer::train::LossFn;
 
 const B: usize = 16;
 const SIDE: usize = 28;

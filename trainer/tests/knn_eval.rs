@@ -1,16 +1,10 @@
 //! Weighted k-NN: a hand-computed case, ties, top-5, bad input, and a 200k-row bank in chunks.
 
+use groco_testkit::seed_or;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
-use trainer::knn::{try_knn_accuracy, FeatureBank, KnnConfig};
-
-fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(11)
-}
+use trainer::eval::knn::{try_knn_accuracy, FeatureBank, KnnConfig};
 
 fn cfg(ks: &[usize], t: f32) -> KnnConfig {
     KnnConfig {
@@ -137,7 +131,7 @@ fn bad_input_is_rejected_with_names() {
 /// thread counts.
 #[test]
 fn large_bank_in_chunks() {
-    let s = seed();
+    let s = seed_or(11);
     let mut rng = ChaCha8Rng::seed_from_u64(s);
     let (n, d, q) = (200_000usize, 16usize, 200usize);
     let bank: Vec<f32> = (0..n * d).map(|_| rng.sample(StandardNormal)).collect();

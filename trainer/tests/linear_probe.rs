@@ -5,17 +5,11 @@
 
 use std::time::Instant;
 
+use groco_testkit::seed_or;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use trainer::data::{load, DatasetSpec, ImageSet, LoadOptions};
-use trainer::linear::{try_fit, try_fit_and_score, LinearProbeConfig};
-
-fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-}
+use trainer::eval::linear::{try_fit, try_fit_and_score, LinearProbeConfig};
 
 /// `n` rows of `dim` features in `classes` classes: a random unit-scale centre per class plus
 /// noise of amplitude `noise`, features 0 and 1 shifted by large per-feature offsets (which
@@ -44,7 +38,7 @@ type Blobs = (Vec<f32>, Vec<u16>);
 /// the set is linearly separable with a margin: the probe must score 100 % on held-out rows.
 #[test]
 fn separable_blobs_are_classified_perfectly() {
-    let seed = seed();
+    let seed = seed_or(5);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (dim, classes) = (16, 5);
     let (xtr, ytr) = blobs(&mut rng, 500, dim, classes, 0.05);
@@ -80,7 +74,7 @@ fn pixels(set: &ImageSet) -> Vec<f32> {
 /// regression on raw pixels reaches about 88-90 % at this training-set size.
 #[test]
 fn raw_mnist5k_pixels_reach_logistic_regression_accuracy() {
-    let seed = seed();
+    let seed = seed_or(5);
     let split = load(&DatasetSpec::Mnist5k, &LoadOptions::default()).unwrap();
     let (xtr, xte) = (pixels(&split.train), pixels(&split.test));
     let cfg = LinearProbeConfig {
@@ -105,7 +99,7 @@ fn raw_mnist5k_pixels_reach_logistic_regression_accuracy() {
 /// (Bit-identity across thread counts is a unit test of the loss in `linear.rs`.)
 #[test]
 fn the_probe_is_deterministic_for_a_seed() {
-    let seed = seed();
+    let seed = seed_or(5);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // Overlapping classes, so that λ matters.
     let (x, y) = blobs(&mut rng, 600, 24, 4, 1.5);

@@ -3,44 +3,20 @@
 
 use std::path::Path;
 
+use groco_testkit::datasets::{cifar_record, idx_images, idx_labels, lcg_bytes, write_idx_split};
 use trainer::config::{DeviceKind, TrainConfig};
 use trainer::train::{try_train, RunOptions};
 
-/// Deterministic pseudo-random bytes.
-fn bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 56) as u8
-        })
-        .collect()
-}
-
 fn write_idx(dir: &Path, prefix: &str, n: usize, side: usize, seed: u64) {
-    let mut images = Vec::new();
-    for x in [0x0803u32, n as u32, side as u32, side as u32] {
-        images.extend_from_slice(&x.to_be_bytes());
-    }
-    images.extend(bytes(n * side * side, seed));
-    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
-    let mut labels = Vec::new();
-    for x in [0x0801u32, n as u32] {
-        labels.extend_from_slice(&x.to_be_bytes());
-    }
-    labels.extend((0..n).map(|i| (i % 4) as u8));
-    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    let (n32, side32) = (n as u32, side as u32);
+    let images = idx_images(n32, side32, side32, lcg_bytes(n * side * side, seed));
+    let labels: Vec<u8> = (0..n).map(|i| (i % 4) as u8).collect();
+    write_idx_split(dir, prefix, &images, &idx_labels(&labels));
 }
 
 fn write_cifar10(dir: &Path, per_file: usize) {
     let record = |i: usize, seed: u64| {
-        let mut r = vec![(i % 10) as u8];
-        r.extend(bytes(3072, seed * 1000 + i as u64));
-        r
+        cifar_record(&[(i % 10) as u8], lcg_bytes(3072, seed * 1000 + i as u64))
     };
     for f in 1..=5u64 {
         let data: Vec<u8> = (0..per_file).flat_map(|i| record(i, f)).collect();
@@ -92,7 +68,7 @@ fn cifar10_dataset_trains_with_three_channels() {
     let config = tiny(format!("cifar10:{}", dir.path().display()));
     let outcome = run(&config, &dir.path().join("run"));
     assert_eq!(outcome.summary.epochs, 1);
-    let ckpt = trainer::checkpoint::Checkpoint::try_load(&dir.path().join("run")).unwrap();
+    let ckpt = trainer::report::checkpoint::Checkpoint::try_load(&dir.path().join("run")).unwrap();
     assert_eq!(ckpt.meta["channels"], 3);
     let c1 = ckpt
         .model

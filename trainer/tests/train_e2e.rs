@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-use trainer::checkpoint::Checkpoint;
 use trainer::config::{LossKind, TrainConfig};
 use trainer::error::Error;
-use trainer::runlog::MetricsLog;
+use trainer::report::checkpoint::Checkpoint;
+use trainer::report::runlog::MetricsLog;
+use trainer::report::{Event, MetricRecord};
 use trainer::train::{try_train, RunOptions};
 
 fn tiny(loss: LossKind) -> TrainConfig {
@@ -63,18 +64,27 @@ fn tiny_run_writes_every_output() {
         assert!(summary.get(key).is_some(), "summary.json lacks {key}");
     }
     let records = MetricsLog::try_read_all(&out).unwrap();
-    assert_eq!(
-        records.iter().filter(|r| r.get("step").is_some()).count(),
-        8
-    );
+    let steps = records
+        .iter()
+        .filter(|r| matches!(r, MetricRecord::Step(_)))
+        .count();
+    assert_eq!(steps, 8);
     // Epoch 0 (the random-init encoder), then epochs 1 and 2.
-    let knn: Vec<_> = records.iter().filter(|r| r["event"] == "knn").collect();
-    let epochs: Vec<_> = knn.iter().map(|r| r["epoch"].as_u64().unwrap()).collect();
+    let knn: Vec<(usize, f64)> = records
+        .iter()
+        .filter_map(|r| match r {
+            MetricRecord::Event(Event::Knn {
+                epoch, knn_top1, ..
+            }) => Some((*epoch, *knn_top1)),
+            _ => None,
+        })
+        .collect();
+    let epochs: Vec<usize> = knn.iter().map(|k| k.0).collect();
     assert_eq!(epochs, [0, 1, 2]);
     let random = s
         .random_init_knn_top1
         .expect("a fresh run scores its random init");
-    assert_eq!(knn[0]["knn_top1"].as_f64(), Some(random));
+    assert_eq!(knn[0].1, random);
     assert_eq!(summary["random_init_knn_top1"].as_f64(), Some(random));
     let config: TrainConfig =
         toml::from_str(&std::fs::read_to_string(out.join("config.toml")).unwrap()).unwrap();
@@ -211,9 +221,16 @@ fn a_run_whose_loss_turns_non_finite_keeps_the_last_good_checkpoint() {
     );
     assert_eq!(kept.momenta, good.momenta, "the momenta on disk changed");
     let records = MetricsLog::try_read_all(&run).unwrap();
-    let event = records
+    let stops: Vec<usize> = records
         .iter()
-        .find(|r| r["event"] == "non_finite_loss")
-        .expect("the log records the non-finite loss");
-    assert_eq!(event["epoch"], 1);
+        .filter_map(|r| match r {
+            MetricRecord::Event(Event::NonFiniteLoss { epoch, .. }) => Some(*epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        stops,
+        [1],
+        "the log records the non-finite loss once, in epoch 2"
+    );
 }

@@ -1,6 +1,5 @@
 //! Helpers shared by the `layers_*` integration tests: a seeded RNG (overridable with
 //! `GROCO_SEED`), finite differences and closeness checks.
-#![allow(dead_code)]
 
 use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -8,10 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// The test seed: `GROCO_SEED` or a fixed default.
 pub fn seed() -> u64 {
-    std::env::var("GROCO_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20230917)
+    groco_testkit::seed_or(20230917)
 }
 
 /// A seeded RNG; `salt` separates the streams of different tests.

@@ -57,7 +57,7 @@ impl EncoderKind {
 
 /// Which device runs the model: `auto` (the default) picks CUDA device 0 when the binary was
 /// built with `--features cuda` and the driver answers, else the CPU;
-/// [`crate::dispatch::try_resolve_device`] makes the choice and says why.
+/// [`crate::model::try_resolve_device`] makes the choice and says why.
 ///
 /// ```
 /// use trainer::config::{DeviceKind, TrainConfig};

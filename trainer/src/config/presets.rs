@@ -2,7 +2,8 @@
 
 use crate::error::Error;
 
-use super::{EncoderKind, OptimizerKind, TrainConfig};
+use super::fields::TrainConfig;
+use super::kinds::{EncoderKind, OptimizerKind};
 
 /// Named presets: hyper-parameters for the datasets SSL papers use.
 pub const PRESETS: &[&str] = &[

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
-use super::{ConfigOverrides, TrainConfig};
+use super::fields::{ConfigOverrides, TrainConfig};
 #[cfg(test)]
-use super::{DeviceKind, LossKind, PRESETS};
+use super::kinds::{DeviceKind, LossKind};
+#[cfg(test)]
+use super::presets::PRESETS;
 
 impl TrainConfig {
     /// Reads a TOML config file holding any subset of the fields; unknown keys are an error.

@@ -3,7 +3,8 @@
 
 use crate::error::Error;
 
-use super::{EncoderKind, LossKind, TrainConfig};
+use super::fields::TrainConfig;
+use super::kinds::{EncoderKind, LossKind};
 
 impl TrainConfig {
     /// The learning rate actually used at the peak of the schedule: `lr * batch_size / 256`.

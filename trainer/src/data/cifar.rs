@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::spec::locate;
-use super::ImageSet;
+use super::files::locate;
+use super::image_set::ImageSet;
 use crate::error::{Error, Result};
 
 const PIXELS: usize = 3 * 32 * 32;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use image::imageops::FilterType;
 
-use super::ImageSet;
+use super::image_set::ImageSet;
 use crate::error::{Error, Result};
 
 const EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];

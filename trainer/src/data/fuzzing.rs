@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use super::{cifar, idx, stl10, ImageSet};
+use super::image_set::ImageSet;
+use super::{cifar, idx, stl10};
 use crate::error::Result;
 
 /// Parses an IDX images file (`0x00000803, n, rows, cols`, then pixels) and its labels file

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::spec::{find_file, read_maybe_gz};
-use super::ImageSet;
+use super::files::{find_file, read_maybe_gz};
+use super::image_set::ImageSet;
 use crate::error::{Error, Result};
 
 /// Magic number of a 3-D unsigned-byte IDX file (images).

@@ -4,7 +4,7 @@
 //! Split: in file order, the first 400 images of each class go to train and the remaining 100 to
 //! test, giving 4000 / 1000 images with 400 / 100 per class.
 
-use super::ImageSet;
+use super::image_set::ImageSet;
 use crate::error::{Error, Result};
 use std::io::Read;
 

@@ -2,11 +2,10 @@
 //! a train/test [`Split`].
 
 use std::fmt;
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::ImageSet;
+use super::image_set::ImageSet;
 use crate::error::{Error, Result};
 
 /// Which dataset to load, parsed from strings like `cifar10:/data/cifar`.
@@ -185,37 +184,6 @@ pub fn load(spec: &DatasetSpec, opts: &LoadOptions) -> Result<Split> {
         test: fit(test),
         unlabeled: unlabeled.map(fit),
     })
-}
-
-/// Reads `path`, gunzipping it when its name ends in `.gz`.
-pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| Error::io(path, e))?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
-}
-
-/// The first of `dir/name` or `dir/name.gz` that exists, if any (when `gz` is allowed).
-pub(crate) fn find_file(dir: &Path, name: &str, gz: bool) -> Option<PathBuf> {
-    let plain = dir.join(name);
-    if plain.is_file() {
-        return Some(plain);
-    }
-    let zipped = dir.join(format!("{name}.gz"));
-    (gz && zipped.is_file()).then_some(zipped)
-}
-
-/// `dir` itself if it holds `probe`, else the first of `subdirs` under it that does.
-pub(crate) fn locate(dir: &Path, probe: &str, subdirs: &[&str]) -> Option<PathBuf> {
-    std::iter::once(dir.to_path_buf())
-        .chain(subdirs.iter().map(|s| dir.join(s)))
-        .find(|d| d.join(probe).is_file())
 }
 
 #[cfg(test)]

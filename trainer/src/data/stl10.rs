@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::spec::locate;
-use super::{ImageSet, UNLABELED};
+use super::files::locate;
+use super::image_set::{ImageSet, UNLABELED};
 use crate::error::{Error, Result};
 
 const SIDE: usize = 96;

@@ -13,7 +13,7 @@ use groco_dfdx::layers::{
 };
 use groco_dfdx::Error;
 
-use super::Encoder;
+use super::encoder::Encoder;
 
 type Act<D, T> = Activation<f32, D, T>;
 

@@ -20,7 +20,7 @@ use groco_dfdx::layers::{
 };
 use groco_dfdx::Error;
 
-use super::Encoder;
+use super::encoder::Encoder;
 
 /// How the last `128 × h × w` map becomes a feature row.
 pub trait Readout: Clone + std::fmt::Debug + Send + Sync + 'static {

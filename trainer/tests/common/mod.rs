@@ -10,6 +10,9 @@
 use std::path::Path;
 use std::process::Command;
 
+use groco_testkit::datasets::{
+    idx_images, idx_labels, lcg_bytes, stl_image, write_idx_split, STL_SIDE,
+};
 use image::{Rgb, RgbImage};
 use serde_json::Value;
 
@@ -155,21 +158,6 @@ pub fn assert_plot(path: &Path) {
     );
 }
 
-/// Deterministic pseudo-random bytes (a 64-bit LCG's top byte).
-pub fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 56) as u8
-        })
-        .collect()
-}
-
 /// The colour of class `class`: classes differ strongly in hue.
 pub fn class_colour(class: usize) -> [u8; 3] {
     const COLOURS: [[u8; 3]; 4] = [[220, 40, 40], [40, 200, 60], [40, 60, 220], [230, 220, 40]];
@@ -188,23 +176,11 @@ fn pixel(class: usize, c: usize, y: usize, x: usize, noise: u8) -> u8 {
     (base + stripe + noise as i32 / 5 - 24 + (y % 2) as i32).clamp(0, 255) as u8
 }
 
-/// Side of an STL-10 image.
-pub const STL_SIDE: usize = 96;
-
-/// One STL-10 record: three 96×96 planes stored column-major (byte `x·96 + y` of plane `c`).
+/// One STL-10 record (see [`stl_image`]) of class `class`, noise seeded by `seed`.
 pub fn stl_record(class: usize, seed: u64) -> Vec<u8> {
     let n = STL_SIDE * STL_SIDE;
-    let noise = noise(3 * n, seed);
-    let mut v = vec![0u8; 3 * n];
-    for c in 0..3 {
-        for x in 0..STL_SIDE {
-            for y in 0..STL_SIDE {
-                let i = c * n + x * STL_SIDE + y;
-                v[i] = pixel(class, c, y, x, noise[i]);
-            }
-        }
-    }
-    v
+    let noise = lcg_bytes(3 * n, seed);
+    stl_image(|c, y, x| pixel(class, c, y, x, noise[c * n + x * STL_SIDE + y]))
 }
 
 /// Writes an STL-10 binary set into `dir`: `train` and `test` images alternating over
@@ -238,7 +214,7 @@ pub fn write_folder(dir: &Path, classes: usize, train: usize, val: usize, side: 
             std::fs::create_dir_all(&d).unwrap();
             for i in 0..per_class {
                 let s = side as usize;
-                let noise = noise(3 * s * s, seed + (class * 1000 + i) as u64);
+                let noise = lcg_bytes(3 * s * s, seed + (class * 1000 + i) as u64);
                 let img = RgbImage::from_fn(side, side, |x, y| {
                     let (x, y) = (x as usize, y as usize);
                     Rgb(std::array::from_fn(|c| {
@@ -261,20 +237,10 @@ pub fn write_mnist_subset(dir: &Path, train: usize, test: usize) {
     let write = |set: &ImageSet, n: usize, prefix: &str| {
         let picks: Vec<usize> = (0..n).map(|i| i * set.len() / n).collect();
         let (h, w) = (set.height() as u32, set.width() as u32);
-        let mut images = Vec::new();
-        for x in [0x0803u32, n as u32, h, w] {
-            images.extend_from_slice(&x.to_be_bytes());
-        }
-        let mut labels = Vec::new();
-        for x in [0x0801u32, n as u32] {
-            labels.extend_from_slice(&x.to_be_bytes());
-        }
-        for &i in &picks {
-            images.extend_from_slice(set.image(i));
-            labels.push(set.labels()[i] as u8);
-        }
-        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
-        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+        let pixels = picks.iter().flat_map(|&i| set.image(i).iter().copied());
+        let images = idx_images(n as u32, h, w, pixels);
+        let labels: Vec<u8> = picks.iter().map(|&i| set.labels()[i] as u8).collect();
+        write_idx_split(dir, prefix, &images, &idx_labels(&labels));
     };
     write(&split.train, train, "train");
     write(&split.test, test, "t10k");

@@ -16,6 +16,7 @@ use dfdx::nn::tensor_collection::{
 use dfdx::prelude::*;
 use groco_dfdx::transfer::{download_vec, upload_into};
 
+use crate::config::TrainConfig;
 use crate::error::Error;
 
 /// File name of the state inside a checkpoint directory.
@@ -291,7 +292,7 @@ impl Checkpoint {
 
     /// Writes `dir/state.safetensors` atomically, then `dir/meta.json`. A failed write is an
     /// [`Error::Checkpoint`] naming the file and the cause; when the state file fails, the
-    /// checkpoint that was there before stays intact (see [`crate::runlog::try_write_atomic`]).
+    /// checkpoint that was there before stays intact (see [`super::runlog::try_write_atomic`]).
     pub fn try_save(&self, dir: &Path) -> Result<PathBuf, Error> {
         let failed = |path: &Path, e: Error, outcome: &str| Error::Checkpoint {
             path: path.to_path_buf(),
@@ -303,11 +304,11 @@ impl Checkpoint {
         let kept = "the previous checkpoint, if any, is kept";
         std::fs::create_dir_all(dir).map_err(|e| failed(dir, Error::io(dir, e), kept))?;
         let path = dir.join(STATE_FILE);
-        crate::runlog::try_write_atomic(&path, &self.to_bytes())
+        super::runlog::try_write_atomic(&path, &self.to_bytes())
             .map_err(|e| failed(&path, e, kept))?;
         let pretty = serde_json::to_string_pretty(&self.meta).unwrap_or_default();
         let meta = dir.join(META_FILE);
-        crate::runlog::try_write_atomic(&meta, pretty.as_bytes()).map_err(|e| {
+        super::runlog::try_write_atomic(&meta, pretty.as_bytes()).map_err(|e| {
             let written =
                 format!("the new {STATE_FILE} was written; only its readable copy failed");
             failed(&meta, e, &written)
@@ -316,11 +317,11 @@ impl Checkpoint {
     }
 
     /// Removes the temp files that killed writers left in the checkpoint directory `dir`
-    /// (see [`crate::runlog::remove_stale_temps`]); a resumed run calls it, since it may have
+    /// (see [`super::runlog::remove_stale_temps`]); a resumed run calls it, since it may have
     /// no checkpoint left to write. Best effort.
     pub fn remove_stale_temps(dir: &Path) {
         for file in [STATE_FILE, META_FILE] {
-            crate::runlog::remove_stale_temps(&dir.join(file));
+            super::runlog::remove_stale_temps(&dir.join(file));
         }
     }
 
@@ -346,6 +347,14 @@ pub fn resolve_state_file(path: &Path) -> PathBuf {
         return path.join(STATE_FILE);
     }
     path.to_path_buf()
+}
+
+/// The training configuration stored in the metadata of `ckpt` (loaded from `path`).
+pub fn try_saved_config(path: &Path, ckpt: &Checkpoint) -> Result<TrainConfig, Error> {
+    serde_json::from_value(ckpt.meta["config"].clone()).map_err(|e| Error::Checkpoint {
+        path: path.to_path_buf(),
+        message: format!("config in checkpoint: {e}"),
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::metrics::{try_read_records, MetricRecord};
 use crate::error::Error;
 
 fn io_err(path: &Path, e: std::io::Error) -> Error {
@@ -152,27 +153,14 @@ impl MetricsLog {
     /// created.
     pub fn try_open_resumed(dir: &Path, epochs_done: usize) -> Result<Self, Error> {
         let path = dir.join("metrics.jsonl");
-        if let Ok(text) = fs::read_to_string(&path) {
-            let done = epochs_done as u64;
-            let keep = |record: &serde_json::Value| {
-                let epoch = record["epoch"].as_u64();
-                if record.get("step").is_some() {
-                    epoch.is_some_and(|e| e < done)
-                } else if record["event"] == "knn" {
-                    // Epoch 0 is the random-init score, which a fresh run logs again.
-                    done > 0 && epoch.is_some_and(|e| e <= done)
-                } else {
-                    false
-                }
-            };
-            let mut kept = String::new();
-            for line in text.lines() {
-                let parsed = serde_json::from_str::<serde_json::Value>(line);
-                if parsed.is_ok_and(|r| keep(&r)) {
-                    kept.push_str(line);
-                    kept.push('\n');
-                }
-            }
+        if path.is_file() {
+            // Lines that are not records (a torn last line) are dropped too.
+            let text = fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+            let kept: String = try_read_records(&path)?
+                .into_iter()
+                .filter(|(record, _)| record.survives_resume_after(epochs_done))
+                .map(|(_, line)| line + "\n")
+                .collect();
             if kept.len() != text.len() {
                 try_write_atomic(&path, kept.as_bytes())?;
             }
@@ -180,30 +168,19 @@ impl MetricsLog {
         Self::try_open(dir)
     }
 
-    /// Appends one JSON object as a line.
-    pub fn try_log(&mut self, record: &serde_json::Value) -> Result<(), Error> {
-        let mut line = record.to_string();
+    /// Appends one record as a line.
+    pub fn try_log(&mut self, record: &MetricRecord) -> Result<(), Error> {
+        let mut line = serde_json::to_string(record).expect("a metrics record serialises");
         line.push('\n');
         self.file
             .write_all(line.as_bytes())
             .map_err(|e| io_err(&self.path, e))
     }
 
-    /// Reads every record of `dir/metrics.jsonl` (for plots and tests).
-    pub fn try_read_all(dir: &Path) -> Result<Vec<serde_json::Value>, Error> {
-        let path = dir.join("metrics.jsonl");
-        let text = fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| Error::Parse {
-                    file: path.display().to_string(),
-                    line: i + 1,
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
+    /// Reads every record of `dir/metrics.jsonl` (see [`try_read_records`]).
+    pub fn try_read_all(dir: &Path) -> Result<Vec<MetricRecord>, Error> {
+        let records = try_read_records(&dir.join("metrics.jsonl"))?;
+        Ok(records.into_iter().map(|(record, _)| record).collect())
     }
 }
 
@@ -254,7 +231,19 @@ fn timestamp(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::metrics::{Event, StepRecord};
     use super::*;
+
+    fn step(step: usize, epoch: usize, loss: f64) -> MetricRecord {
+        MetricRecord::Step(StepRecord {
+            step,
+            epoch,
+            loss,
+            lr: 0.1,
+            grad_norm: Some(1.0),
+            images_per_second: 5.0,
+        })
+    }
 
     #[test]
     fn timestamp_matches_a_known_date() {
@@ -301,36 +290,49 @@ mod tests {
     fn metrics_log_appends_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = MetricsLog::try_open(dir.path()).unwrap();
-        log.try_log(&serde_json::json!({"step": 1, "loss": 0.5}))
-            .unwrap();
-        log.try_log(&serde_json::json!({"step": 2, "loss": 0.25}))
-            .unwrap();
+        log.try_log(&step(1, 0, 0.5)).unwrap();
+        log.try_log(&step(2, 0, 0.25)).unwrap();
         let all = MetricsLog::try_read_all(dir.path()).unwrap();
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[1]["loss"], 0.25);
+        assert_eq!(all, [step(1, 0, 0.5), step(2, 0, 0.25)]);
     }
 
     #[test]
     fn resumed_log_drops_what_the_interrupted_epoch_logged() {
         let dir = tempfile::tempdir().unwrap();
         let lines = [
-            r#"{"step":0,"epoch":0,"loss":1.0}"#,
-            r#"{"step":1,"epoch":1,"loss":0.9}"#,
+            r#"{"step":0,"epoch":0,"loss":1.0,"lr":0.1}"#,
+            r#"{"step":1,"epoch":1,"loss":0.9,"lr":0.1}"#,
             r#"{"event":"knn","epoch":2,"knn_top1":50.0}"#,
-            r#"{"step":2,"epoch":2,"loss":0.8}"#,
+            r#"{"step":2,"epoch":2,"loss":0.8,"lr":0.1}"#,
             r#"{"event":"knn","epoch":3,"knn_top1":60.0}"#,
-            r#"{"event":"linear","top1":70.0}"#,
+            r#"{"event":"linear","top1":70.0,"top5":90.0}"#,
             r#"{"step":3,"epo"#,
         ];
         fs::write(dir.path().join("metrics.jsonl"), lines.join("\n")).unwrap();
         let mut log = MetricsLog::try_open_resumed(dir.path(), 2).unwrap();
-        log.try_log(&serde_json::json!({"step": 2, "epoch": 2, "loss": 0.7}))
-            .unwrap();
+        log.try_log(&step(2, 2, 0.7)).unwrap();
         let all = MetricsLog::try_read_all(dir.path()).unwrap();
-        let steps: Vec<_> = all.iter().map(|r| r["step"].as_u64()).collect();
-        assert_eq!(steps, [Some(0), Some(1), None, Some(2)]);
-        assert_eq!(all[2]["knn_top1"], 50.0);
-        assert_eq!(all[3]["loss"], 0.7);
+        let knn = MetricRecord::Event(Event::Knn {
+            epoch: 2,
+            knn_top1: 50.0,
+            knn1_top1: None,
+            k: None,
+        });
+        // Lines written without a gradient norm or throughput read back with none.
+        let bare = |step, epoch, loss| {
+            MetricRecord::Step(StepRecord {
+                step,
+                epoch,
+                loss,
+                lr: 0.1,
+                grad_norm: None,
+                images_per_second: 0.0,
+            })
+        };
+        assert_eq!(
+            all,
+            [bare(0, 0, 1.0), bare(1, 1, 0.9), knn, step(2, 2, 0.7)]
+        );
         // A fresh run over a log a killed run left before its first checkpoint empties it.
         MetricsLog::try_open_resumed(dir.path(), 0).unwrap();
         assert!(MetricsLog::try_read_all(dir.path()).unwrap().is_empty());

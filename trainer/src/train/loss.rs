@@ -3,15 +3,11 @@
 //! to groco-dfdx's GroCo or NT-Xent op.
 
 use dfdx::prelude::*;
-use groco_dfdx::layers::LayerDevice;
-use groco_dfdx::loss::{groco_loss, nt_xent, GrocoConfig, LossDevice};
+use groco_dfdx::loss::{groco_loss, nt_xent, GrocoConfig};
 
 use crate::config::{LossKind, TrainConfig};
 use crate::error::{Error, Result};
-
-/// A device the trainer can run on: the layers and the losses are implemented for it.
-pub trait TrainDevice: LayerDevice<f32> + LossDevice<f32> {}
-impl<D: LayerDevice<f32> + LossDevice<f32>> TrainDevice for D {}
+use crate::model::TrainDevice;
 
 type Taped<S, D> = Tensor<S, f32, D, OwnedTape<f32, D>>;
 

@@ -12,10 +12,10 @@ use std::sync::OnceLock;
 use dfdx::prelude::*;
 use groco_dfdx::probe::{cuda_probe, CudaInfo, NoCuda};
 
+use super::device::TrainDevice;
+use super::net::{Net, ResNet18Model, SmallCnnFlatModel, SmallCnnModel};
 use crate::config::{DeviceKind, EncoderKind};
 use crate::error::{Error, Result};
-use crate::losses::TrainDevice;
-use crate::model::{Net, ResNet18Model, SmallCnnFlatModel, SmallCnnModel};
 
 /// A job generic over the network and device types.
 pub trait NetTask {
@@ -38,7 +38,7 @@ pub enum Concrete {
 ///
 /// ```
 /// use trainer::config::DeviceKind;
-/// use trainer::dispatch::{try_resolve_device, Concrete};
+/// use trainer::model::{try_resolve_device, Concrete};
 /// let cpu = try_resolve_device(DeviceKind::Cpu).unwrap();
 /// assert_eq!(cpu.to_string(), "cpu (as asked)");
 /// let auto = try_resolve_device(DeviceKind::Auto).unwrap();

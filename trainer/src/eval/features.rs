@@ -6,12 +6,12 @@ use dfdx::prelude::*;
 use groco_dfdx::layers::images_to_activation;
 use groco_dfdx::transfer::download_vec;
 
+use super::knn::{l2_normalize, try_knn_accuracy, KnnConfig, KnnScore};
 use crate::augment::eval_batches;
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
-use crate::knn::{l2_normalize, try_knn_accuracy, KnnConfig, KnnScore};
-use crate::losses::TrainDevice;
 use crate::model::Net;
+use crate::model::TrainDevice;
 
 /// Images per forward pass when extracting features.
 pub const EVAL_BATCH: usize = 256;

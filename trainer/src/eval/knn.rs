@@ -73,7 +73,7 @@ pub struct Neighbours {
 ///
 /// ```
 /// let mut x = [3.0, 4.0, 0.0, 0.0];
-/// trainer::knn::l2_normalize(&mut x, 2);
+/// trainer::eval::knn::l2_normalize(&mut x, 2);
 /// assert_eq!(x, [0.6, 0.8, 0.0, 0.0]);
 /// ```
 pub fn l2_normalize(x: &mut [f32], dim: usize) {
@@ -350,7 +350,7 @@ impl FeatureBank {
     /// Weighted k-NN accuracy of `queries` (`q × dim`) with `labels`, for every `k` in `cfg.ks`.
     ///
     /// ```
-    /// use trainer::knn::{FeatureBank, KnnConfig};
+    /// use trainer::eval::knn::{FeatureBank, KnnConfig};
     /// let bank = FeatureBank::try_new(vec![1.0, 0.0, 0.0, 1.0], vec![0, 1], 2, 2).unwrap();
     /// let cfg = KnnConfig { ks: vec![1], ..KnnConfig::default() };
     /// let r = bank.try_evaluate(&[0.9, 0.1, 0.2, 0.8], &[0, 0], &cfg).unwrap();

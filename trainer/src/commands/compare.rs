@@ -5,54 +5,21 @@
 
 use serde_json::json;
 
-use crate::cli::CompareArgs;
+use super::cli::CompareArgs;
 use crate::config::{try_resolve, LossKind, TrainConfig};
 use crate::error::Result;
-use crate::evalcmd::{probe_fit, RandomInitScores};
-use crate::linear::LinearScore;
-use crate::runlog::{try_create_run_dir, try_write_atomic};
-use crate::train::{try_train, RunOptions, Summary};
-
-/// Mean and (sample) standard deviation.
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = values.iter().sum::<f64>() / n;
-    let var = if values.len() > 1 {
-        values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
-
-/// Per-seed differences `a − b` of paired runs: their mean and standard error
-/// (sample standard deviation / √n; NaN for a single pair).
-///
-/// ```
-/// use trainer::compare::paired_difference;
-/// let (mean, se) = paired_difference(&[95.0, 96.0, 97.0], &[94.0, 94.0, 94.0]);
-/// assert!((mean - 2.0).abs() < 1e-12 && (se - 1.0 / 3f64.sqrt()).abs() < 1e-12);
-/// ```
-pub fn paired_difference(a: &[f64], b: &[f64]) -> (f64, f64) {
-    let diffs: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
-    let (mean, std) = mean_std(&diffs);
-    let se = if diffs.len() > 1 {
-        std / (diffs.len() as f64).sqrt()
-    } else {
-        f64::NAN
-    };
-    (mean, se)
-}
+use crate::eval::linear::LinearScore;
+use crate::eval::{probe_fit, RandomInitScores};
+use crate::report::runlog::{try_create_run_dir, try_write_atomic};
+use crate::report::{mean_std, paired_difference, Summary};
+use crate::train::{try_train, RunOptions};
 
 /// The epochs that give the cheaper of two losses the wall time of the dearer one: `epochs`
 /// scaled by the ratio of their mean training seconds, and which loss gets them. `None` when the
 /// two are within 5 % of each other (the same-epochs runs already match in wall time).
 ///
 /// ```
-/// use trainer::compare::same_wall_time;
+/// use trainer::commands::compare::same_wall_time;
 /// use trainer::config::LossKind;
 /// assert_eq!(same_wall_time(40, 300.0, 200.0), Some((LossKind::NtXent, 60)));
 /// assert_eq!(same_wall_time(40, 200.0, 300.0), Some((LossKind::Groco, 60)));
@@ -79,13 +46,19 @@ struct Method {
     runs: Vec<Summary>,
 }
 
-/// Runs the comparison.
-pub fn try_compare(args: &CompareArgs) -> Result<()> {
+/// Runs `trainer compare`: the device line, then the comparison.
+pub fn try_compare_command(args: &CompareArgs) -> Result<()> {
     let base = try_resolve(
         args.flags.preset.as_deref(),
         args.flags.config.as_ref(),
         &args.flags.overrides(None),
     )?;
+    super::device::try_print_device(base.device)?;
+    try_compare(args, base)
+}
+
+/// Runs the comparison of `base` (the resolved configuration of `args`).
+pub fn try_compare(args: &CompareArgs, base: TrainConfig) -> Result<()> {
     // The linear probe is part of the comparison (issue 5): always on here.
     let base = TrainConfig {
         linear_probe: true,
@@ -144,7 +117,7 @@ pub fn try_compare(args: &CompareArgs) -> Result<()> {
             seed,
             ..base.clone()
         };
-        let (scores, probe) = crate::evalcmd::try_random_init_report(&config)?;
+        let (scores, probe) = crate::eval::try_random_init_report(&config)?;
         random.push(scores);
         probes.push(probe);
     }
@@ -277,7 +250,7 @@ fn print_and_write(
             .unwrap_or_default()
             .as_bytes(),
     )?;
-    crate::plots::try_compare_plot(dir, base.knn_k, rows, random)?;
+    crate::report::plots::try_compare_plot(dir, base.knn_k, rows, random)?;
     println!("comparison directory: {}", dir.display());
     Ok(())
 }

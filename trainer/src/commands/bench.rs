@@ -8,18 +8,17 @@ use std::time::Instant;
 
 use groco_dfdx::path::with_cpu_path;
 
+use super::cli::BenchArgs;
 use crate::augment::{BatchLoader, LoaderConfig};
-use crate::cli::BenchArgs;
 use crate::config::TrainConfig;
-use crate::dispatch::{try_dispatch, NetTask};
+use crate::data::{try_prepare_data, PreparedData};
 use crate::error::{Error, Result};
 use crate::heap;
-use crate::losses::{LossFn, TrainDevice};
 use crate::model::Net;
-use crate::optim::Optimizer;
-use crate::train::{
-    augment_recipe, optimizer_config, try_prepare_data, try_train_step, PreparedData,
-};
+use crate::model::TrainDevice;
+use crate::model::{try_dispatch, NetTask};
+use crate::train::optim::Optimizer;
+use crate::train::{augment_recipe, optimizer_config, try_train_step, LossFn};
 
 /// Step timings of a bench run.
 #[derive(Clone, Debug, PartialEq)]
@@ -72,7 +71,7 @@ const STATUS: &str = "/proc/self/status";
 ///
 /// ```
 /// # #[cfg(target_os = "linux")]
-/// assert!(trainer::bench::try_resident_bytes().unwrap() > 0);
+/// assert!(trainer::commands::bench::try_resident_bytes().unwrap() > 0);
 /// ```
 pub fn try_resident_bytes() -> Result<u64> {
     let text = std::fs::read_to_string(STATUS).map_err(|e| Error::io(STATUS, e))?;
@@ -282,7 +281,7 @@ pub fn report(args: &BenchArgs, r: &BenchResult) -> String {
 
 /// `trainer bench`: prints the device it picked and why, runs, and prints the timings.
 pub fn try_bench(args: &BenchArgs) -> Result<()> {
-    let device = crate::dispatch::try_resolve_device(args.device)?;
+    let device = crate::model::try_resolve_device(args.device)?;
     println!("device: {device}");
     let r = try_run_bench(args)?;
     println!("{}", report(args, &r));
@@ -292,7 +291,7 @@ pub fn try_bench(args: &BenchArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::{Cli, Command};
+    use crate::commands::cli::{Cli, Command};
     use clap::Parser;
 
     fn bench_args(flags: &str) -> BenchArgs {

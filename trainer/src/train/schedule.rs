@@ -15,7 +15,7 @@ impl CosineSchedule {
     /// A schedule peaking at `peak` after `warmup_steps`, ending at 0 after `total_steps`.
     ///
     /// ```
-    /// let s = trainer::schedule::CosineSchedule::new(1.0, 10, 110);
+    /// let s = trainer::train::CosineSchedule::new(1.0, 10, 110);
     /// assert_eq!(s.lr(0), 0.1);
     /// assert!((s.lr(10) - 1.0).abs() < 1e-12);
     /// assert!(s.lr(109) < 1e-3);

@@ -44,11 +44,11 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::features::try_features;
 use crate::data::ImageSet;
 use crate::error::{Error, Result};
-use crate::eval::try_features;
-use crate::losses::TrainDevice;
 use crate::model::Net;
+use crate::model::TrainDevice;
 
 /// The default grid of L2 weight decays λ, largest first.
 pub const WEIGHT_DECAYS: [f64; 7] = [1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 0.0];
@@ -155,7 +155,7 @@ pub fn try_linear_probe<N: Net<D>, D: TrainDevice>(
 /// [`try_fit`] on `(xtr, ytr)`, scored on `(xte, yte)`; rows of `dim` features.
 ///
 /// ```
-/// use trainer::linear::{try_fit_and_score, LinearProbeConfig};
+/// use trainer::eval::linear::{try_fit_and_score, LinearProbeConfig};
 /// let cfg = LinearProbeConfig::default();
 /// // The class is the sign of the one feature.
 /// let (x, y) = ([-2.0, -1.0, -0.5, 0.5, 1.0, 2.0], [0, 0, 0, 1, 1, 1]);
