@@ -72,7 +72,7 @@ train_config! {
     epochs: usize = 40,
     /// Images per step (each contributes `views` augmented views).
     #[arg(long, value_name = "B")]
-    batch_size: usize = 256,
+    batch_size: usize = 128,
     /// Augmented global views per image (>= 2).
     #[arg(long, value_name = "V")]
     views: usize = 2,
@@ -103,7 +103,7 @@ train_config! {
     temperature: f64 = 0.2,
     /// Base learning rate for batch 256; the used rate is `lr * batch_size / 256`.
     #[arg(long, value_name = "LR")]
-    lr: f64 = 3.0,
+    lr: f64 = 8.0,
     /// Weight decay.
     #[arg(long, value_name = "WD")]
     weight_decay: f64 = 1e-5,
