@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn scratch_stays_under_the_memory_contract() {
-        // issue 2: at bitonic n = 1024 in f32 the backward's scratch stays under 16 MiB
+        // At bitonic n = 1024 in f32 the backward's scratch stays under 16 MiB
         let cfg = SortConfig::new(Network::Bitonic, Relaxation::Cauchy, 1.0f32);
         let s = Sorter::try_new(1024, cfg).unwrap();
         let bytes = s.batch_scratch_len(1) * core::mem::size_of::<f32>();

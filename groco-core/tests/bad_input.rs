@@ -1,4 +1,4 @@
-//! Bad input to the core (issue 6, item 3; the README's bad-input table names these tests):
+//! Bad input to the core (docs/bad-input.md names these tests):
 //! NaN/±inf values, n = 0 and n = 1, and steepness ≤ 0 (or NaN). Every `try_` call refuses bad
 //! input with an [`Error`] that names the argument and the index or value; none panics, and
 //! n = 1 has a well-defined trivial result. The exact `Display` texts are checked here.

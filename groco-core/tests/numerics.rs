@@ -1,4 +1,4 @@
-//! Numerical robustness through the public API (issue 6, item 5): every [`Sorter`] call and
+//! Numerical robustness through the public API: every [`Sorter`] call and
 //! the [`GrocoRowLoss`] stay finite (and in range) for |x| up to 1e30 and steepness up to 1e4,
 //! in f32 and f64, over a seeded random sweep (seed from `GROCO_SEED`, printed on failure) and
 //! edge cases; `logistic_phi` has finite gradients on exact ties at large steepness; and f32

@@ -59,7 +59,7 @@ pub fn try_compare_command(args: &CompareArgs) -> Result<()> {
 
 /// Runs the comparison of `base` (the resolved configuration of `args`).
 pub fn try_compare(args: &CompareArgs, base: TrainConfig) -> Result<()> {
-    // The linear probe is part of the comparison (issue 5): always on here.
+    // The linear probe is part of the comparison: always on here.
     let base = TrainConfig {
         linear_probe: true,
         ..base
