@@ -258,3 +258,20 @@ pub fn temp() -> tempfile::TempDir {
         .tempdir()
         .expect("a temporary directory")
 }
+
+/// Flags of a tiny GroCo run: one epoch, small batches.
+pub const TINY: &[&str] = &["--epochs", "1", "--batch-size", "32", "--topk-neg", "5"];
+
+pub fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(extra).copied().collect()
+}
+
+/// Asserts that `value` percent is a whole number of `1/queries` (it was scored on `queries`
+/// images).
+pub fn assert_scored_on(value: f64, queries: usize, what: &str) {
+    let hits = value / 100.0 * queries as f64;
+    assert!(
+        (hits - hits.round()).abs() < 1e-6 && (0.0..=100.0).contains(&value),
+        "{what} = {value}% is not a score on {queries} test images"
+    );
+}
