@@ -456,7 +456,8 @@ fn dataset_smaller_than_a_batch() {
     contains_all(
         &e,
         &[&format!(
-            "invalid batch_size = 256: a batch must be at most the 4 training images of idx:{}",
+            "invalid batch_size = {}: a batch must be at most the 4 training images of idx:{}",
+            trainer::config::TrainConfig::default().batch_size,
             d.path().display()
         )],
     );
