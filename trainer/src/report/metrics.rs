@@ -118,6 +118,11 @@ impl MetricRecord {
 /// other line that is not a record is an error naming the file and line.
 pub fn try_read_records(path: &Path) -> Result<Vec<(MetricRecord, String)>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    try_parse_records(&text, path)
+}
+
+/// [`try_read_records`] on `text` already read from `path` (which only names it in errors).
+pub fn try_parse_records(text: &str, path: &Path) -> Result<Vec<(MetricRecord, String)>> {
     let lines = text.lines().count();
     let mut records = Vec::with_capacity(lines);
     for (i, line) in text.lines().enumerate() {

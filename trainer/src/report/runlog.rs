@@ -9,7 +9,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::metrics::{try_read_records, MetricRecord};
+use super::metrics::{try_parse_records, try_read_records, MetricRecord};
 use crate::error::Error;
 
 fn io_err(path: &Path, e: std::io::Error) -> Error {
@@ -156,7 +156,7 @@ impl MetricsLog {
         if path.is_file() {
             // Lines that are not records (a torn last line) are dropped too.
             let text = fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-            let kept: String = try_read_records(&path)?
+            let kept: String = try_parse_records(&text, &path)?
                 .into_iter()
                 .filter(|(record, _)| record.survives_resume_after(epochs_done))
                 .map(|(_, line)| line + "\n")

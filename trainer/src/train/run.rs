@@ -150,23 +150,9 @@ fn run<N: Net<D>, D: TrainDevice>(
     let random_init_knn = match &resume {
         Some(r) => r.random_init_knn_top1(),
         None => {
-            let scores = try_knn(
-                &net,
-                &dev,
-                &data.train,
-                &data.test,
-                data.size,
-                &[1, config.knn_k],
-                config.knn_temperature,
-            )?;
-            let (top1, top1_k1) = (scores[1].top1 * 100.0, scores[0].top1 * 100.0);
+            let (top1, top1_k1) = try_knn_pair(&net, &dev, &data, config)?;
             // Epoch 0 of the k-NN curve.
-            log.try_log(&MetricRecord::Event(Event::Knn {
-                epoch: 0,
-                knn_top1: top1,
-                knn1_top1: Some(top1_k1),
-                k: Some(config.knn_k),
-            }))?;
+            log.try_log(&knn_record(0, (top1, top1_k1), config))?;
             progress.message(&format!(
                 "random init: k-NN top-1 {top1:.2}% (k={})",
                 config.knn_k
@@ -231,22 +217,8 @@ fn run<N: Net<D>, D: TrainDevice>(
             || (config.eval_every > 0 && done % config.eval_every == 0)
             || done == last_epoch;
         if eval_now {
-            let scores = try_knn(
-                &net,
-                &dev,
-                &data.train,
-                &data.test,
-                data.size,
-                &[1, config.knn_k],
-                config.knn_temperature,
-            )?;
-            knn = (scores[1].top1 * 100.0, scores[0].top1 * 100.0);
-            log.try_log(&MetricRecord::Event(Event::Knn {
-                epoch: done,
-                knn_top1: knn.0,
-                knn1_top1: Some(knn.1),
-                k: Some(config.knn_k),
-            }))?;
+            knn = try_knn_pair(&net, &dev, &data, config)?;
+            log.try_log(&knn_record(done, knn, config))?;
             progress.message(&format!(
                 "epoch {done}: k-NN top-1 {:.2}% (k={})",
                 knn.0, config.knn_k
@@ -265,16 +237,7 @@ fn run<N: Net<D>, D: TrainDevice>(
     }
     progress.finish();
     if first_epoch == last_epoch {
-        let scores = try_knn(
-            &net,
-            &dev,
-            &data.train,
-            &data.test,
-            data.size,
-            &[1, config.knn_k],
-            config.knn_temperature,
-        )?;
-        knn = (scores[1].top1 * 100.0, scores[0].top1 * 100.0);
+        knn = try_knn_pair(&net, &dev, &data, config)?;
     }
     let seconds = started.elapsed().as_secs_f64();
     let linear_top1 = if config.linear_probe {
@@ -328,4 +291,35 @@ fn run<N: Net<D>, D: TrainDevice>(
     let title = format!("{} test features", config.encoder.name());
     crate::report::plots::try_pca_plot(&run_dir, &features, data.test.labels(), dim, &title)?;
     Ok(Outcome { run_dir, summary })
+}
+
+/// k-NN top-1 at `knn_k` and at k = 1, in percent, of `net`'s eval-mode features (the test
+/// split against the train split).
+fn try_knn_pair<N: Net<D>, D: TrainDevice>(
+    net: &N,
+    dev: &D,
+    data: &PreparedData,
+    config: &TrainConfig,
+) -> Result<(f64, f64)> {
+    let ks = [1, config.knn_k];
+    let scores = try_knn(
+        net,
+        dev,
+        &data.train,
+        &data.test,
+        data.size,
+        &ks,
+        config.knn_temperature,
+    )?;
+    Ok((scores[1].top1 * 100.0, scores[0].top1 * 100.0))
+}
+
+/// The `metrics.jsonl` record of a k-NN evaluation after `epoch` epochs.
+fn knn_record(epoch: usize, (top1, top1_k1): (f64, f64), config: &TrainConfig) -> MetricRecord {
+    MetricRecord::Event(Event::Knn {
+        epoch,
+        knn_top1: top1,
+        knn1_top1: Some(top1_k1),
+        k: Some(config.knn_k),
+    })
 }
