@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Time diffsort 0.2.0 on the shapes of groco's criterion bench `sort` and compare.
+"""Run groco's criterion bench `sort` and diffsort 0.2.0 on the same shapes, back to back, and compare.
 
-For each bench ID below, diffsort (torch CPU, float32, 2 intra-op threads by default) runs on random
-U(-1, 1) input of shape (B, n), cauchy, steepness 1 (as benches/benches/sort.rs):
+First `cargo bench -p groco-benches --bench sort` runs (skip it with --no-run-rust to read earlier
+results); it uses the widest vector ISA the CPU has (groco-dispatch), and the ISA it printed is
+reported. Then, for each bench ID below, diffsort (torch CPU, 2 intra-op threads by default, float32,
+or float64 for the `_f64` group) runs on random U(-1, 1) input of shape (B, n), cauchy, steepness 1
+(as benches/benches/sort.rs):
   forward/...           forward with P under torch.no_grad()
   forward_backward/...  forward with P, then backward of sum(sorted * gs) + sum(P * gP)
                         (gs, gP random U(-1, 1), drawn once) down to x
 Each shape is warmed up, then timed repeatedly; the median is reported. groco's figure is criterion's
-median, read from <criterion-dir>/<group>/<id>/new/estimates.json (median.point_estimate, ns), so run
-`cargo bench -p groco-benches --bench sort` first. Missing Rust results are reported as such.
+median, read from <criterion-dir>/<group>/<id>/new/estimates.json (median.point_estimate, ns).
+Missing Rust results are reported as such.
 
 Usage:
-    /work/venv/bin/python benches/compare_diffsort.py [--criterion-dir target/criterion] [--json OUT]
+    /work/venv/bin/python benches/compare_diffsort.py [--no-run-rust] [--criterion-dir DIR] [--json OUT]
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -29,14 +34,16 @@ import torch
 from diffsort.functional import sort as diffsort_sort
 from diffsort.networks import get_sorting_network
 
-# (criterion group, criterion id, network, n, B, speed-up target from issue 2 or None)
-SHAPES = [
-    ("forward", "odd_even_cauchy_n11_b1024", "odd_even", 11, 1024, None),
-    ("forward_backward", "odd_even_cauchy_n11_b1024", "odd_even", 11, 1024, 40.0),
-    ("forward_backward", "bitonic_cauchy_n32_b256", "bitonic", 32, 256, 30.0),
-    ("forward_backward", "bitonic_cauchy_n256_b4", "bitonic", 256, 4, 100.0),
-    ("forward_backward", "bitonic_cauchy_n1024_b1", "bitonic", 1024, 1, 300.0),
+# (criterion group, criterion id, network, n, B, speed-up target or None); `_f64` groups run in float64
+_FB = [
+    ("odd_even_cauchy_n11_b1024", "odd_even", 11, 1024, 40.0),
+    ("bitonic_cauchy_n32_b256", "bitonic", 32, 256, 30.0),
+    ("bitonic_cauchy_n256_b4", "bitonic", 256, 4, 100.0),
+    ("bitonic_cauchy_n1024_b1", "bitonic", 1024, 1, 300.0),
 ]
+SHAPES = [("forward", "odd_even_cauchy_n11_b1024", "odd_even", 11, 1024, None)]
+SHAPES += [("forward_backward", *row) for row in _FB]
+SHAPES += [("forward_backward_f64", i, net, n, b, None) for (i, net, n, b, _) in _FB]
 
 
 def fmt_time(ns: float | None) -> str:
@@ -59,11 +66,25 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_vector_flags() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split(":", 1)[1].split()
+                    keep = [f for f in flags if f in ("sse4_2", "avx", "avx2", "fma") or f.startswith("avx512")]
+                    return " ".join(sorted(keep))
+    except OSError:
+        pass
+    return "unknown"
+
+
 def time_shape(group: str, network: str, n: int, batch: int, steepness: float, args) -> dict:
     net = get_sorting_network(network, n, "cpu")
     gen = torch.Generator().manual_seed(args.seed)
+    dtype = torch.float64 if group.endswith("_f64") else torch.float32
     def uniform(*shape):  # U(-1, 1), as the Rust bench draws its inputs
-        return torch.rand(*shape, generator=gen, dtype=torch.float32) * 2 - 1
+        return (torch.rand(*shape, generator=gen, dtype=torch.float32) * 2 - 1).to(dtype)
     x0, gs, gp = uniform(batch, n), uniform(batch, n), uniform(batch, n, n)
 
     if group == "forward":
@@ -119,7 +140,23 @@ def main() -> int:
     ap.add_argument("--only", default="", help="substring filter on '<group>/<id>'")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="", help="also write the results to this JSON file")
+    ap.add_argument("--no-run-rust", action="store_true",
+                    help="do not run `cargo bench -p groco-benches --bench sort` first; read earlier results")
     args = ap.parse_args()
+
+    isa = "unknown (--no-run-rust)"
+    if not args.no_run_rust:
+        cmd = ["cargo", "bench", "-p", "groco-benches", "--bench", "sort"]
+        if args.only:
+            cmd += ["--", args.only]
+        print(f"# running {' '.join(cmd)}", file=sys.stderr, flush=True)
+        run = subprocess.run(cmd, cwd=repo, stderr=subprocess.PIPE, text=True)
+        sys.stderr.write(run.stderr[-2000:])
+        if run.returncode != 0:
+            print(f"`{' '.join(cmd)}` failed with exit code {run.returncode}", file=sys.stderr)
+            return run.returncode
+        m = re.search(r"groco-dispatch ISA: (\S+)", run.stderr)
+        isa = m.group(1) if m else "not printed"
 
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
@@ -138,7 +175,7 @@ def main() -> int:
               f"(min {fmt_time(r['min_ns'])}), steepness {steep}", file=sys.stderr, flush=True)
     load_after = os.getloadavg()
 
-    print("## diffsort vs groco: differentiable sort, forward (+ backward), f32, CPU\n")
+    print("## diffsort vs groco: differentiable sort, forward (+ backward), CPU\n")
     print("| shape | diffsort median | diffsort min | groco median | ratio (diffsort / groco) | target |")
     print("|---|---|---|---|---|---|")
     missing = []
@@ -167,16 +204,18 @@ def main() -> int:
         "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in load_after],
+        "groco_isa": isa, "cpu_flags": cpu_vector_flags(),
     }
     print(f"Machine: {machine['cpu']}, {machine['logical_cpus']} logical CPUs; Python {machine['python']}, "
           f"torch {machine['torch']} ({machine['torch_threads']} intra-op / "
           f"{machine['torch_interop_threads']} inter-op threads), diffsort {machine['diffsort']}.")
+    print(f"CPU vector flags: {machine['cpu_flags']}; groco ran on the {isa} path.")
     print(f"Load average (1/5/15 min) before {machine['loadavg_before']}, after {machine['loadavg_after']}.")
     spare = max(0.5, (os.cpu_count() or 1) - args.threads)
     if max(load_before[0], load_after[0]) > spare:
         print(f"WARNING: the machine was busy (1-min load above {spare:g} with {args.threads} torch threads on "
               f"{os.cpu_count()} CPUs): these timings are inflated and noisy; rerun on an idle machine.")
-    print(f"diffsort: float32, cauchy, steepness {args.steepness_odd_even} (odd_even) / "
+    print(f"diffsort: float32 (float64 for the _f64 rows), cauchy, steepness {args.steepness_odd_even} (odd_even) / "
           f"{args.steepness_bitonic} (bitonic); cauchy's cost does not depend on steepness. "
           f"Medians over >= {args.min_reps} runs and >= {args.min_time} s after {args.warmup} warm-up runs. "
           "groco: criterion median (see the Rust bench for its thread count and build flags).")

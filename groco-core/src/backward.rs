@@ -28,6 +28,7 @@ impl<F: Real> Sorter<F> {
     /// assert!((gx[0] - 1.0).abs() < 1e-12 && (gx[1] - 1.0).abs() < 1e-12);
     /// # Ok::<(), groco_core::Error>(())
     /// ```
+    #[inline(always)]
     pub fn try_backward(
         &self,
         x: &[F],
@@ -50,6 +51,7 @@ impl<F: Real> Sorter<F> {
     }
 
     /// [`Sorter::try_backward`] on checked arguments (scratch of `scratch_len`).
+    #[inline(always)]
     pub(crate) fn backward_row(
         &self,
         x: &[F],
@@ -91,9 +93,15 @@ impl<F: Real> Sorter<F> {
 
         // Phase 3: the values transpose.
         grad_x.copy_from_slice(grad_sorted);
-        values::backward(&self.topo, alpha, slope, diff_x, grad_x, |slot| {
-            acc[slot].iter().fold(F::zero(), |s, &v| s + v)
-        });
+        values::backward(
+            &self.topo,
+            alpha,
+            slope,
+            diff_x,
+            grad_x,
+            #[inline(always)]
+            |slot| acc[slot].iter().fold(F::zero(), |s, &v| s + v),
+        );
     }
 }
 

@@ -17,6 +17,7 @@ const W: usize = LANES;
 
 impl<F: Real> Sorter<F> {
     /// Number of rows in a flat batch `x`, checked.
+    #[inline(always)]
     fn batch_rows(&self, x: &[F]) -> Result<usize, Error> {
         let n = self.n();
         if x.is_empty() {
@@ -51,6 +52,7 @@ impl<F: Real> Sorter<F> {
     /// assert_eq!(&y[3..], &y1);
     /// # Ok::<(), groco_core::Error>(())
     /// ```
+    #[inline(always)]
     pub fn try_forward_batch(
         &self,
         x: &[F],
@@ -90,6 +92,7 @@ impl<F: Real> Sorter<F> {
 
     /// [`Sorter::try_backward`] on B rows: `x`, `grad_sorted`, `grad_x` of B·n, `grad_perm` of
     /// B·n·n. Scratch: [`Sorter::batch_scratch_len`]`(B)`.
+    #[inline(always)]
     pub fn try_backward_batch(
         &self,
         x: &[F],
@@ -134,6 +137,7 @@ impl<F: Real> Sorter<F> {
     }
 
     /// Forward of `g <= W` rows, one per lane.
+    #[inline(always)]
     fn forward_group(
         &self,
         x: &[F],
@@ -162,6 +166,7 @@ impl<F: Real> Sorter<F> {
     }
 
     /// Backward of `g <= W` rows, one per lane.
+    #[inline(always)]
     fn backward_group(
         &self,
         x: &[F],
@@ -206,6 +211,7 @@ impl<F: Real> Sorter<F> {
 }
 
 /// Transposes `g` rows of `src` into lanes; lanes g.. get copies of row 0 (finite, unused).
+#[inline(always)]
 fn load_lanes<F: Real>(lanes: &mut [[F; W]], src: &[F], n: usize, g: usize) {
     for (w, l) in lanes.iter_mut().enumerate() {
         for k in 0..W {
@@ -215,6 +221,7 @@ fn load_lanes<F: Real>(lanes: &mut [[F; W]], src: &[F], n: usize, g: usize) {
 }
 
 /// Transposes lanes 0..g back into `g` rows of `dst`.
+#[inline(always)]
 fn store_lanes<F: Real>(lanes: &[[F; W]], dst: &mut [F], n: usize, g: usize) {
     for k in 0..g {
         for (o, l) in dst[k * n..(k + 1) * n].iter_mut().zip(lanes) {

@@ -51,6 +51,7 @@ impl<F: Real> Sorter<F> {
     /// }
     /// # Ok::<(), groco_core::Error>(())
     /// ```
+    #[inline(always)]
     pub fn try_forward(
         &self,
         x: &[F],
@@ -72,6 +73,7 @@ impl<F: Real> Sorter<F> {
     }
 
     /// [`Sorter::try_forward`] on checked arguments.
+    #[inline(always)]
     pub(crate) fn forward_row(
         &self,
         x: &[F],
@@ -96,6 +98,7 @@ impl<F: Real> Sorter<F> {
 }
 
 /// Sets lanes k < rows of `pv` to the unit vectors e_(r0+k), everything else to 0.
+#[inline(always)]
 pub(crate) fn unit_rows<F: Real, const W: usize>(pv: &mut [[F; W]], r0: usize, rows: usize) {
     pv.as_flattened_mut().fill(F::zero());
     for k in 0..rows {

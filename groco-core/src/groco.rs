@@ -19,6 +19,8 @@ use crate::sorter::{check_finite, check_len, check_scratch, take};
 use crate::values::{self, AlphaTape, FullTape};
 use crate::{Error, SortConfig, Sorter};
 
+mod rows;
+
 /// The GroCo loss of one anchor's row, with its exact gradient.
 ///
 /// ```
@@ -79,6 +81,7 @@ impl<F: Real> GrocoRowLoss<F> {
     }
 
     /// The loss alone (same scratch).
+    #[inline(always)]
     pub fn try_loss(
         &self,
         positives: &[F],
@@ -103,6 +106,7 @@ impl<F: Real> GrocoRowLoss<F> {
     }
 
     /// The loss, with dloss/dpositives in `grad_pos` and dloss/dnegatives in `grad_neg`.
+    #[inline(always)]
     pub fn try_loss_and_grad(
         &self,
         positives: &[F],
@@ -132,19 +136,40 @@ impl<F: Real> GrocoRowLoss<F> {
         };
         with_relaxation!(self.sorter.config, r => values::forward(topo, &r, vals, &mut tape));
         self.indicators(v);
-        values::mix::<F, 2, true>(topo, alpha, v, |slot, _, d| dv[slot] = d);
+        values::mix::<F, 2, true>(
+            topo,
+            alpha,
+            v,
+            #[inline(always)]
+            |slot, _, d| dv[slot] = d,
+        );
         let loss = self.loss_and_slopes(v);
         // v now holds (dL/dq, dL/dr); push it forward and form dL/dα per comparator.
-        values::mix::<F, 2, false>(topo, alpha, v, |slot, sign, d| {
-            let e = sign * (d[0] * dv[slot][0] + d[1] * dv[slot][1]);
-            dv[slot][0] = e;
-        });
+        values::mix::<F, 2, false>(
+            topo,
+            alpha,
+            v,
+            #[inline(always)]
+            |slot, sign, d| {
+                let e = sign * (d[0] * dv[slot][0] + d[1] * dv[slot][1]);
+                dv[slot][0] = e;
+            },
+        );
         vals.iter_mut().for_each(|g| *g = F::zero());
-        values::backward(topo, alpha, slope, diff_x, vals, |slot| dv[slot][0]);
+        values::backward(
+            topo,
+            alpha,
+            slope,
+            diff_x,
+            vals,
+            #[inline(always)]
+            |slot| dv[slot][0],
+        );
         self.scatter(positives, negatives, vals, grad_pos, grad_neg);
         Ok(loss)
     }
 
+    #[inline(always)]
     fn check(&self, positives: &[F], negatives: &[F], scratch: &[F]) -> Result<(), Error> {
         check_len("positives", positives.len(), self.n_pos)?;
         check_len("negatives", negatives.len(), self.n_neg)?;
@@ -154,15 +179,21 @@ impl<F: Real> GrocoRowLoss<F> {
     }
 
     /// s = [top-k negatives ascending, positives ascending].
+    #[inline(always)]
     fn pre_order(&self, positives: &[F], negatives: &[F], s: &mut [F]) {
         let k = self.k;
         for_each_selected(negatives, k, true, |slot, i| s[k - 1 - slot] = negatives[i]);
-        for_each_selected(positives, self.n_pos, false, |slot, i| {
-            s[k + slot] = positives[i]
-        });
+        for_each_selected(
+            positives,
+            self.n_pos,
+            false,
+            #[inline(always)]
+            |slot, i| s[k + slot] = positives[i],
+        );
     }
 
     /// Routes slot gradients `g` back through the pre-ordering.
+    #[inline(always)]
     fn scatter(&self, positives: &[F], negatives: &[F], g: &[F], gp: &mut [F], gn: &mut [F]) {
         let k = self.k;
         gn.iter_mut().for_each(|v| *v = F::zero());
@@ -171,6 +202,7 @@ impl<F: Real> GrocoRowLoss<F> {
     }
 
     /// v[i] = (u_i, 1 − u_i), u the indicator of the positive slots i ≥ k.
+    #[inline(always)]
     fn indicators(&self, v: &mut [[F; 2]]) {
         for (i, vi) in v.iter_mut().enumerate() {
             *vi = if i >= self.k {
@@ -183,30 +215,39 @@ impl<F: Real> GrocoRowLoss<F> {
 
     /// From v[i] = (Σ_{j≥k} P_ij, Σ_{j<k} P_ij): returns the loss and overwrites v[i] with
     /// (dL/d that, dL/d that) (PyTorch's clamp and BCE backward).
+    #[inline(always)]
     fn loss_and_slopes(&self, v: &mut [[F; 2]]) -> F {
-        let n = from_usize::<F>(self.sorter.n());
-        let half = cst::<F>(0.5);
         let mut total = F::zero();
         for (i, vi) in v.iter_mut().enumerate() {
-            let t = if i >= self.k { F::one() } else { F::zero() };
-            let mut g = [F::zero(); 2];
-            for (q, target) in [(0, t), (1, F::one() - t)] {
-                let raw = vi[q];
-                let p = raw.max(F::zero()).min(F::one());
-                total = total + bce(p, target);
-                let pass = raw >= F::zero() && raw <= F::one();
-                if pass {
-                    let den = ((F::one() - p) * p).max(cst(1e-12));
-                    g[q] = half / n * (p - target) / den;
-                }
-            }
-            *vi = g;
+            *vi = self.slot_terms(i, *vi, &mut total);
         }
-        half * total / n
+        cst::<F>(0.5) * total / from_usize::<F>(self.sorter.n())
+    }
+
+    /// Slot i of [`Self::loss_and_slopes`]: adds its two BCE terms to `total` (q, then r) and
+    /// returns their slopes.
+    #[inline(always)]
+    fn slot_terms(&self, i: usize, vi: [F; 2], total: &mut F) -> [F; 2] {
+        let n = from_usize::<F>(self.sorter.n());
+        let half = cst::<F>(0.5);
+        let t = if i >= self.k { F::one() } else { F::zero() };
+        let mut g = [F::zero(); 2];
+        for (q, target) in [(0, t), (1, F::one() - t)] {
+            let raw = vi[q];
+            let p = raw.max(F::zero()).min(F::one());
+            *total = *total + bce(p, target);
+            let pass = raw >= F::zero() && raw <= F::one();
+            if pass {
+                let den = ((F::one() - p) * p).max(cst(1e-12));
+                g[q] = half / n * (p - target) / den;
+            }
+        }
+        g
     }
 }
 
 /// PyTorch's BCE term with its log clamp at −100.
+#[inline(always)]
 fn bce<F: Real>(q: F, t: F) -> F {
     let floor = cst::<F>(-100.0);
     let lq = q.ln().max(floor);
@@ -217,6 +258,7 @@ fn bce<F: Real>(q: F, t: F) -> F {
 /// Calls `f(slot, index)` for the `count` smallest (or, `largest`, the largest) elements of
 /// `v` in order (ascending, or descending), comparing (value, index) pairs. O(count·len),
 /// without allocation.
+#[inline(always)]
 fn for_each_selected<F: Real>(
     v: &[F],
     count: usize,

@@ -206,6 +206,7 @@ impl Topology {
 
     /// Layer `l < depth` (by search; [`Topology::layers`] walks them in order).
     #[cfg(test)]
+    #[inline(always)]
     pub(crate) fn layer(&self, l: usize) -> Layer {
         // Layer l is (block, j) in the enumeration block = 0.., j = 0..=block.
         let (mut block, mut j) = (0u32, l);
@@ -217,6 +218,7 @@ impl Topology {
     }
 
     /// The layers in order; `.rev()` for the reverse.
+    #[inline(always)]
     pub(crate) fn layers(&self) -> Layers<'_> {
         let last = self.log2.saturating_sub(1);
         Layers {
@@ -228,6 +230,7 @@ impl Topology {
     }
 
     /// Layer `l`, which is (block, j) of a bitonic or merge network.
+    #[inline(always)]
     fn layer_at(&self, l: usize, block: u32, j: u32) -> Layer {
         let mut layer = Layer {
             index: l,
@@ -274,7 +277,7 @@ pub(crate) struct Layers<'a> {
 
 impl Iterator for Layers<'_> {
     type Item = Layer;
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Layer> {
         if self.remaining == 0 {
             return None;
@@ -291,7 +294,7 @@ impl Iterator for Layers<'_> {
 }
 
 impl DoubleEndedIterator for Layers<'_> {
-    #[inline]
+    #[inline(always)]
     fn next_back(&mut self) -> Option<Layer> {
         if self.remaining == 0 {
             return None;
@@ -309,7 +312,7 @@ impl DoubleEndedIterator for Layers<'_> {
 
 impl Layer {
     /// The slot range of every comparator in the layer.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn full_range(&self) -> (usize, usize) {
         self.range(0, self.n)
     }
@@ -317,7 +320,7 @@ impl Layer {
     /// A range of `c` holding every comparator of this layer that can touch a P row whose
     /// initial support is the wires `r0..r1`: comparators outside it see only zeros (forward)
     /// and their gradients never reach a wire that matters (backward). Exact skipping.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn range(&self, r0: usize, r1: usize) -> (usize, usize) {
         match self.kind {
             Kind::Adjacent { par } => {
@@ -346,7 +349,7 @@ impl Layer {
     /// wire inside it), the blocks it covers: wires `w0..w1` in blocks of 2m, block q holding
     /// comparators (w0 + 2mq + j, w0 + 2mq + m + j) at slots `slot + mq + j`, j < m. `None`
     /// otherwise (use [`Layer::for_each_run`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn blocks(&self, range: (usize, usize)) -> Option<Blocks> {
         let Kind::Strided { log_m, flips } = self.kind else {
             return None;
@@ -372,12 +375,16 @@ impl Layer {
         range: (usize, usize),
         mut f: impl FnMut(usize, usize, usize, bool),
     ) {
-        self.for_each_run(range, |r| {
-            for j in 0..r.len {
-                let a = r.a0 + r.stride * j;
-                f(r.slot + j, a, a + r.m, r.flip);
-            }
-        });
+        self.for_each_run(
+            range,
+            #[inline(always)]
+            |r| {
+                for j in 0..r.len {
+                    let a = r.a0 + r.stride * j;
+                    f(r.slot + j, a, a + r.m, r.flip);
+                }
+            },
+        );
     }
 
     /// Calls `f(run)` for maximal runs of regularly spaced comparators with `c` in `range`

@@ -85,15 +85,35 @@ impl<F: Real> Sorter<F> {
         for (j, v) in h.iter_mut().enumerate() {
             *v = [from_usize(j)];
         }
-        values::mix::<F, 1, true>(&self.topo, alpha, h, |slot, _, d| dv[slot] = d[0]);
+        values::mix::<F, 1, true>(
+            &self.topo,
+            alpha,
+            h,
+            #[inline(always)]
+            |slot, _, d| dv[slot] = d[0],
+        );
         for (v, &g) in h.iter_mut().zip(grad_ranks) {
             *v = [g];
         }
-        values::mix::<F, 1, false>(&self.topo, alpha, h, |slot, sign, d| {
-            dv[slot] = sign * d[0] * dv[slot];
-        });
+        values::mix::<F, 1, false>(
+            &self.topo,
+            alpha,
+            h,
+            #[inline(always)]
+            |slot, sign, d| {
+                dv[slot] = sign * d[0] * dv[slot];
+            },
+        );
         grad_x.iter_mut().for_each(|g| *g = F::zero());
-        values::backward(&self.topo, alpha, slope, diff_x, grad_x, |slot| dv[slot]);
+        values::backward(
+            &self.topo,
+            alpha,
+            slope,
+            diff_x,
+            grad_x,
+            #[inline(always)]
+            |slot| dv[slot],
+        );
         Ok(())
     }
 }

@@ -130,7 +130,7 @@ fn mix_backward<F: Real, const W: usize>(
 
 /// Runs `pv` (wire-major, W lanes) forward through the comparators a tile with initial
 /// support `rows` can reach. With `STORE`, records p_a − p_b per slot into `diff`.
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: bool>(
     topo: &Topology,
     rows: (usize, usize),
@@ -197,7 +197,7 @@ pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: boo
 /// The transpose of [`forward`]: `pv` holds dL/dP rows on entry; adds
 /// (G_min − G_max)(p_a − p_b) per lane into `acc`. Needs the `diff` of a `STORE` forward over
 /// the same rows.
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn backward<F: Real, A: Alphas<F, W>, S: Accumulator<F, W>, const W: usize>(
     topo: &Topology,
     rows: (usize, usize),
@@ -246,7 +246,7 @@ pub(crate) fn backward<F: Real, A: Alphas<F, W>, S: Accumulator<F, W>, const W: 
 
 /// Writes lane k < rows of `pv` (n wires) to `out[k·stride..k·stride + n]`: P rows
 /// r0.. of one input (stride n), or P row i of W inputs (stride n²).
-#[inline]
+#[inline(always)]
 pub(crate) fn store_rows<F: Real, const W: usize>(
     pv: &[[F; W]],
     out: &mut [F],
@@ -274,7 +274,7 @@ pub(crate) fn store_rows<F: Real, const W: usize>(
 }
 
 /// Loads `src[k·stride..k·stride + n]` into lane k < rows of `pv` (other lanes zero).
-#[inline]
+#[inline(always)]
 pub(crate) fn load_rows<F: Real, const W: usize>(
     pv: &mut [[F; W]],
     src: &[F],

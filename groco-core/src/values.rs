@@ -54,6 +54,7 @@ impl<F> Tape<F> for FullTape<'_, F> {
 }
 
 /// Runs the comparators on `x` in place (it ends sorted), recording into `tape`.
+#[inline(always)]
 pub(crate) fn forward<F: Real, R: Relax<F>, T: Tape<F>>(
     topo: &Topology,
     relax: &R,
@@ -84,6 +85,7 @@ pub(crate) fn forward<F: Real, R: Relax<F>, T: Tape<F>>(
 
 /// The transpose of [`forward`]: turns `g` (dL/dsorted) into dL/dx in place, adding
 /// `extra(slot)` to each comparator's dL/dα.
+#[inline(always)]
 pub(crate) fn backward<F: Real>(
     topo: &Topology,
     alpha: &[F],
@@ -110,6 +112,7 @@ pub(crate) fn backward<F: Real>(
 
 /// [`forward`] for W rows in lanes: `x[w][k]` is wire w of row k. Records α always and, when
 /// `full`, dα/dd and x_a − x_b.
+#[inline(always)]
 pub(crate) fn forward_lanes<F: Real, R: Relax<F>, const W: usize, const FULL: bool>(
     topo: &Topology,
     relax: &R,
@@ -156,6 +159,7 @@ pub(crate) fn forward_lanes<F: Real, R: Relax<F>, const W: usize, const FULL: bo
 }
 
 /// [`backward`] for W rows in lanes; `extra[slot]` holds each lane's dL/dα from P.
+#[inline(always)]
 pub(crate) fn backward_lanes<F: Real, const W: usize>(
     topo: &Topology,
     alpha: &[[F; W]],
@@ -193,6 +197,7 @@ pub(crate) fn backward_lanes<F: Real, const W: usize>(
 ///
 /// Each comparator's mixing matrix is symmetric, so with P = M_1 ⋯ M_C (the order the layers
 /// apply), `REVERSE` computes P·v and the forward order computes Pᵀ·v.
+#[inline(always)]
 pub(crate) fn mix<F: Real, const Q: usize, const REVERSE: bool>(
     topo: &Topology,
     alpha: &[F],
@@ -218,6 +223,45 @@ pub(crate) fn mix<F: Real, const Q: usize, const REVERSE: bool>(
                     mx[q] = be * va[q] + al * vb[q];
                 }
                 visit(slot, if flip { -F::one() } else { F::one() }, d);
+                let (oa, ob) = if flip { (b, a) } else { (a, b) };
+                v[oa] = mn;
+                v[ob] = mx;
+            },
+        );
+    }
+}
+
+/// [`mix`] for W rows in lanes, each with its own α: `v[w][q][k]` is component q of wire w in
+/// row k, and `visit(slot, sign, v_a − v_b)` sees all lanes at once.
+#[inline(always)]
+pub(crate) fn mix_lanes<F: Real, const W: usize, const Q: usize, const REVERSE: bool>(
+    topo: &Topology,
+    alpha: &[[F; W]],
+    v: &mut [[[F; W]; Q]],
+    mut visit: impl FnMut(usize, F, &[[F; W]; Q]),
+) {
+    let mut layers = topo.layers();
+    while let Some(layer) = if REVERSE {
+        layers.next_back()
+    } else {
+        layers.next()
+    } {
+        layer.for_each(
+            layer.full_range(),
+            #[inline(always)]
+            |slot, a, b, flip| {
+                let (va, vb) = (v[a], v[b]);
+                let al = alpha[slot];
+                let (mut mn, mut mx, mut d) = (va, vb, va);
+                for q in 0..Q {
+                    for k in 0..W {
+                        let be = F::one() - al[k];
+                        d[q][k] = va[q][k] - vb[q][k];
+                        mn[q][k] = al[k] * va[q][k] + be * vb[q][k];
+                        mx[q][k] = be * va[q][k] + al[k] * vb[q][k];
+                    }
+                }
+                visit(slot, if flip { -F::one() } else { F::one() }, &d);
                 let (oa, ob) = if flip { (b, a) } else { (a, b) };
                 v[oa] = mn;
                 v[ob] = mx;

@@ -16,7 +16,8 @@
 //! gemm); without stop-grad the other side gets dz_u[b] += g_p,u·z_v[b] and
 //! dz_v[c_j] += g_n,j·z_v[b]. Then the normalisation's backward.
 
-use groco_core::GrocoRowLoss;
+use groco_core::{GrocoRowLoss, LANES};
+use groco_dispatch::Dispatch;
 use rayon::prelude::*;
 
 use super::cosine::{dot, Normalized};
@@ -114,55 +115,85 @@ impl<F: LossFloat> AnchorRun<'_, F> {
             idx: vec![0; b * k],
         };
         let mut losses = vec![F::zero(); b];
-        let dz_rows: Vec<&mut [F]> = if self.want_grad {
-            dz.chunks_mut(d).collect()
+        // groups of LANES rows: the core runs a group's row losses side by side, one per lane
+        let g = LANES;
+        let dz_groups: Vec<Option<&mut [F]>> = if self.want_grad {
+            dz.chunks_mut(g * d).map(Some).collect()
         } else {
-            Vec::new()
+            (0..b.div_ceil(g)).map(|_| None).collect()
         };
-        let mut dz_rows: Vec<Option<&mut [F]>> = dz_rows.into_iter().map(Some).collect();
-        dz_rows.resize_with(b, || None);
-        let scratch_len = self.rl.scratch_len() + np + k + b;
+        let core_len = self.rl.rows_scratch_len().max(self.rl.scratch_len());
+        let scratch_len = core_len + g * (np + k) + b;
+        let isa = Dispatch::detect();
         losses
-            .par_iter_mut()
-            .zip(out.gp.par_chunks_mut(np).zip(out.gn.par_chunks_mut(k)))
-            .zip(out.idx.par_chunks_mut(k).zip(dz_rows.par_iter_mut()))
+            .par_chunks_mut(g)
+            .zip(
+                out.gp
+                    .par_chunks_mut(g * np)
+                    .zip(out.gn.par_chunks_mut(g * k)),
+            )
+            .zip(out.idx.par_chunks_mut(g * k).zip(dz_groups.into_par_iter()))
             .enumerate()
             .try_for_each_init(
                 || Scratch::<F>::take(scratch_len),
-                |sc, (row, ((loss, (gp, gn)), (idx, dzr)))| {
-                    let (srow, rest) = sc.split_at_mut(b);
-                    let (pos, rest) = rest.split_at_mut(np);
-                    let (neg, core_sc) = rest.split_at_mut(k);
-                    sims.row(row, srow);
-                    let za = self.z[self.v].row(row);
-                    for (pv, &u) in pos.iter_mut().zip(self.pos_views) {
-                        *pv = dot(za, self.z[u].row(row));
-                    }
-                    top_k(srow, row, neg, idx);
-                    *loss = if self.want_grad {
-                        self.rl.try_loss_and_grad(pos, neg, gp, gn, core_sc)
-                    } else {
-                        self.rl.try_loss(pos, neg, core_sc)
-                    }
-                    .map_err(core_error(OP))?;
-                    if let Some(dzr) = dzr.as_deref_mut() {
-                        gp.iter_mut()
-                            .chain(gn.iter_mut())
-                            .for_each(|g| *g *= self.scale);
-                        let terms = gp
-                            .iter()
-                            .zip(self.pos_views)
-                            .map(|(&g, &u)| (g, self.z[u].row(row)));
-                        let terms = terms.chain(
-                            gn.iter()
-                                .zip(idx.iter())
-                                .map(|(&g, &c)| (g, self.z[self.v].row(c))),
-                        );
-                        for (g, zr) in terms {
-                            axpy(dzr, g, zr);
-                        }
-                    }
-                    Ok::<(), Error>(())
+                |sc, (group, ((loss, (gp, gn)), (idx, dzg)))| {
+                    // the whole group (top-k, core row losses, sparse dz) for the widest ISA
+                    isa.run(
+                        #[inline(always)]
+                        || {
+                            let rows = loss.len();
+                            let (srow, rest) = sc.split_at_mut(b);
+                            let (pos, rest) = rest.split_at_mut(rows * np);
+                            let (neg, rest) = rest.split_at_mut(rows * k);
+                            let core_sc = &mut rest[..core_len];
+                            for i in 0..rows {
+                                let row = group * g + i;
+                                sims.row(row, srow);
+                                let za = self.z[self.v].row(row);
+                                let pr = &mut pos[i * np..(i + 1) * np];
+                                for (pv, &u) in pr.iter_mut().zip(self.pos_views) {
+                                    *pv = dot(za, self.z[u].row(row));
+                                }
+                                let (nr, ir) = (i * k..(i + 1) * k, i * k..(i + 1) * k);
+                                top_k(srow, row, &mut neg[nr], &mut idx[ir]);
+                            }
+                            if !self.want_grad {
+                                for (i, l) in loss.iter_mut().enumerate() {
+                                    let (pr, nr) =
+                                        (&pos[i * np..(i + 1) * np], &neg[i * k..(i + 1) * k]);
+                                    *l = self
+                                        .rl
+                                        .try_loss(pr, nr, core_sc)
+                                        .map_err(core_error(OP))?;
+                                }
+                                return Ok(());
+                            }
+                            self.rl
+                                .try_loss_and_grad_rows(pos, neg, gp, gn, loss, core_sc)
+                                .map_err(core_error(OP))?;
+                            let Some(dzg) = dzg else { return Ok(()) };
+                            gp.iter_mut()
+                                .chain(gn.iter_mut())
+                                .for_each(|v| *v *= self.scale);
+                            for (i, dzr) in dzg.chunks_mut(d).enumerate() {
+                                let row = group * g + i;
+                                let terms = gp[i * np..(i + 1) * np]
+                                    .iter()
+                                    .zip(self.pos_views)
+                                    .map(|(&w, &u)| (w, self.z[u].row(row)));
+                                let terms = terms.chain(
+                                    gn[i * k..(i + 1) * k]
+                                        .iter()
+                                        .zip(&idx[i * k..(i + 1) * k])
+                                        .map(|(&w, &c)| (w, self.z[self.v].row(c))),
+                                );
+                                for (w, zr) in terms {
+                                    axpy(dzr, w, zr);
+                                }
+                            }
+                            Ok::<(), Error>(())
+                        },
+                    )
                 },
             )?;
         let sum = losses.iter().fold(F::zero(), |a, &l| a + l);
@@ -217,26 +248,30 @@ fn axpy<F: LossFloat>(y: &mut [F], a: F, x: &[F]) {
 
 /// The `vals.len()` largest entries of `row` other than `row[skip]`, descending, with their
 /// indices; equal values keep the lower index first.
+#[inline(always)]
 pub(crate) fn top_k<F: LossFloat>(row: &[F], skip: usize, vals: &mut [F], idx: &mut [usize]) {
-    const CHUNK: usize = 16;
+    const CHUNK: usize = 32;
     let k = vals.len();
     if k == 0 {
         return;
     }
     let mut len = 0;
     for (ci, chunk) in row.chunks(CHUNK).enumerate() {
-        // once k values are held, a chunk whose maximum does not beat the k-th is skipped
-        // whole (a vectorised scan: most chunks of a long row end here)
-        if len == k
-            && chunk
+        // once k values are held, only the lanes above the k-th can enter: one vectorised
+        // compare per chunk gives their bit mask, and most chunks of a long row end here
+        let mut mask: u32 = if len == k {
+            let floor = vals[k - 1];
+            chunk
                 .iter()
-                .fold(F::neg_infinity(), |m, &v| if v > m { v } else { m })
-                <= vals[k - 1]
-        {
-            continue;
-        }
-        for (o, &v) in chunk.iter().enumerate() {
-            let c = ci * CHUNK + o;
+                .enumerate()
+                .fold(0, |m, (o, &v)| m | (u32::from(v > floor) << o))
+        } else {
+            u32::MAX >> (CHUNK - chunk.len())
+        };
+        while mask != 0 {
+            let o = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let (c, v) = (ci * CHUNK + o, chunk[o]);
             if c == skip {
                 continue;
             }

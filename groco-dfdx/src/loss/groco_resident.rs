@@ -16,6 +16,7 @@
 
 use dfdx::prelude::*;
 use groco_core::GrocoRowLoss;
+use groco_dispatch::Dispatch;
 use rayon::prelude::*;
 
 use super::device::core_error;
@@ -131,28 +132,34 @@ impl<F: LossFloat> HostRows<'_, F> {
         let mut grad = vec![F::zero(); if want_grad { b * w } else { 0 }];
         let mut row_loss = vec![F::zero(); b];
         let scratch = losses[0].scratch_len().max(losses[1].scratch_len());
+        let isa = Dispatch::detect();
         let run = |r: usize, out: &mut F, g: Option<&mut [F]>, sc: &mut Vec<F>| {
-            let row = &self.values[r * w..(r + 1) * w];
-            let mut g = g;
-            let mut at = 0;
-            let mut total = F::zero();
-            for (v, &wv) in self.widths.iter().enumerate() {
-                let rl = &losses[usize::from(v >= self.p)];
-                let (neg, pos) = row[at..at + wv].split_at(k);
-                total += match g.as_deref_mut() {
-                    Some(g) => {
-                        let (gn, gp) = g[at..at + wv].split_at_mut(k);
-                        let l = rl.try_loss_and_grad(pos, neg, gp, gn, sc);
-                        gn.iter_mut().chain(gp.iter_mut()).for_each(|x| *x *= scale);
-                        l
+            isa.run(
+                #[inline(always)]
+                || {
+                    let row = &self.values[r * w..(r + 1) * w];
+                    let mut g = g;
+                    let mut at = 0;
+                    let mut total = F::zero();
+                    for (v, &wv) in self.widths.iter().enumerate() {
+                        let rl = &losses[usize::from(v >= self.p)];
+                        let (neg, pos) = row[at..at + wv].split_at(k);
+                        total += match g.as_deref_mut() {
+                            Some(g) => {
+                                let (gn, gp) = g[at..at + wv].split_at_mut(k);
+                                let l = rl.try_loss_and_grad(pos, neg, gp, gn, sc);
+                                gn.iter_mut().chain(gp.iter_mut()).for_each(|x| *x *= scale);
+                                l
+                            }
+                            None => rl.try_loss(pos, neg, sc),
+                        }
+                        .map_err(|e| similarity_error(e, r, v))?;
+                        at += wv;
                     }
-                    None => rl.try_loss(pos, neg, sc),
-                }
-                .map_err(|e| similarity_error(e, r, v))?;
-                at += wv;
-            }
-            *out = total;
-            Ok::<(), Error>(())
+                    *out = total;
+                    Ok::<(), Error>(())
+                },
+            )
         };
         if want_grad {
             row_loss

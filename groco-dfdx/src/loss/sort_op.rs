@@ -17,6 +17,7 @@
 
 use dfdx::prelude::*;
 use groco_core::{SortConfig, Sorter, LANES};
+use groco_dispatch::Dispatch;
 use rayon::prelude::*;
 
 use super::device::{check_finite, core_error, read_host, tensor_from_host, LossDevice};
@@ -71,14 +72,18 @@ fn rows_per_task(rows: usize) -> usize {
 fn sort_vjp<F: LossFloat>(sorter: &Sorter<F>, x: &[F], gs: &[F], gp: &[F]) -> Scratch<F> {
     let n = sorter.n();
     let ch = rows_per_task(x.len() / n);
+    let isa = Dispatch::detect();
     let mut gx = Scratch::take(x.len());
     x.par_chunks(ch * n)
         .zip(gs.par_chunks(ch * n).zip(gp.par_chunks(ch * n * n)))
         .zip(gx.par_chunks_mut(ch * n))
         .for_each(|((xc, (gsc, gpc)), gxc)| {
             let mut sc = Scratch::take(sorter.batch_scratch_len(xc.len() / n));
-            if sorter
-                .try_backward_batch(xc, gsc, gpc, gxc, &mut sc)
+            if isa
+                .run(
+                    #[inline(always)]
+                    || sorter.try_backward_batch(xc, gsc, gpc, gxc, &mut sc),
+                )
                 .is_err()
             {
                 gxc.fill(F::nan());
@@ -124,6 +129,7 @@ pub fn diff_sort<B: Dim, N: Dim, F: LossFloat, D: LossDevice<F>, T: Tape<F, D>>(
     let n = sorter.n();
     let (mut sorted, mut perm) = (Scratch::take(rows * n), Scratch::take(rows * n * n));
     let ch = rows_per_task(rows);
+    let isa = Dispatch::detect();
     host.par_chunks(ch * n)
         .zip(
             sorted
@@ -132,7 +138,10 @@ pub fn diff_sort<B: Dim, N: Dim, F: LossFloat, D: LossDevice<F>, T: Tape<F, D>>(
         )
         .try_for_each(|(xc, (yc, pc))| {
             let mut sc = Scratch::take(sorter.batch_scratch_len(xc.len() / n));
-            sorter.try_forward_batch(xc, yc, pc, &mut sc)
+            isa.run(
+                #[inline(always)]
+                || sorter.try_forward_batch(xc, yc, pc, &mut sc),
+            )
         })
         .map_err(core_error(op))?;
     let (bd, nd) = *x.shape();

@@ -1,0 +1,156 @@
+//! Every dispatch path the CPU supports against the portable one, bit for bit: every `sort`
+//! fixture (batched and row by row, forward and backward, f32 and f64, the inputs of the
+//! fixture), and the GroCo row loss with its gradient on seeded random rows. The portable
+//! path is the one `groco-core/tests/fixtures_sort.rs` checks against diffsort, so agreeing
+//! with it bit for bit is passing those fixtures on every path.
+
+use groco_core::{GrocoRowLoss, Network, Real, Relaxation, SortConfig, Sorter};
+use groco_dispatch::{Dispatch, Isa};
+use groco_testkit::fixtures::{flat, number, read, sources, string};
+use groco_testkit::for_f32_f64;
+use groco_testkit::rng::{seed, Rng};
+
+/// Every output of the sort calls on one input, as bits.
+fn sort_outputs<F: Real>(d: Dispatch, s: &Sorter<F>, x: &[F], gs: &[F], gp: &[F]) -> Vec<u64> {
+    let (n, rows) = (s.n(), x.len() / s.n());
+    let mut scratch = vec![F::zero(); s.batch_scratch_len(rows).max(s.scratch_len())];
+    let (mut y, mut p, mut gx) = (
+        vec![F::zero(); rows * n],
+        vec![F::zero(); rows * n * n],
+        vec![F::zero(); rows * n],
+    );
+    d.run(
+        #[inline(always)]
+        || {
+            s.try_forward_batch(x, &mut y, &mut p, &mut scratch)?;
+            s.try_backward_batch(x, gs, gp, &mut gx, &mut scratch)
+        },
+    )
+    .expect("batched calls");
+    let mut out: Vec<F> = [y, p, gx].concat();
+    for b in 0..rows {
+        let (r, q) = (b * n..(b + 1) * n, b * n * n..(b + 1) * n * n);
+        let (mut y1, mut p1, mut g1) = (
+            vec![F::zero(); n],
+            vec![F::zero(); n * n],
+            vec![F::zero(); n],
+        );
+        d.run(
+            #[inline(always)]
+            || {
+                s.try_forward(&x[r.clone()], &mut y1, &mut p1, &mut scratch)?;
+                s.try_backward(
+                    &x[r.clone()],
+                    &gs[r.clone()],
+                    &gp[q.clone()],
+                    &mut g1,
+                    &mut scratch,
+                )
+            },
+        )
+        .expect("row calls");
+        out.extend(y1.into_iter().chain(p1).chain(g1));
+    }
+    out.iter().map(|v| v.to_f64().unwrap().to_bits()).collect()
+}
+
+fn sort_fixtures_agree<F: Real>() {
+    let wide: Vec<Isa> = Isa::supported()
+        .into_iter()
+        .filter(|&i| i != Isa::Portable)
+        .collect();
+    println!("wide paths on this CPU: {wide:?}");
+    let to = |v: Vec<f64>| -> Vec<F> { v.into_iter().map(|e| F::from(e).unwrap()).collect() };
+    let mut cases = 0;
+    for file in sources("sort") {
+        let (v, kind) = read(&file).unwrap();
+        assert_eq!(kind, "sort", "{}", file.display());
+        let cfg = SortConfig {
+            network: string(&v, "network", &file)
+                .unwrap()
+                .parse::<Network>()
+                .unwrap(),
+            relaxation: string(&v, "distribution", &file)
+                .unwrap()
+                .parse::<Relaxation>()
+                .unwrap(),
+            steepness: F::from(number(&v, "steepness", &file).unwrap()).unwrap(),
+            art_lambda: F::from(number(&v, "art_lambda", &file).unwrap()).unwrap(),
+        };
+        let rows = v["x"].as_array().unwrap().len();
+        let n = v["x"][0].as_array().unwrap().len();
+        let s = Sorter::try_new(n, cfg).unwrap();
+        let x = to(flat(&v, "x", &[rows, n], &file).unwrap());
+        let gs = to(flat(&v, "grad_sorted", &[rows, n], &file).unwrap());
+        let gp = to(flat(&v, "grad_perm", &[rows, n, n], &file).unwrap());
+        let want = sort_outputs(Dispatch::PORTABLE, &s, &x, &gs, &gp);
+        for &isa in &wide {
+            let got = sort_outputs(Dispatch::try_new(isa).unwrap(), &s, &x, &gs, &gp);
+            let first = got.iter().zip(&want).position(|(a, b)| a != b);
+            assert_eq!(
+                first,
+                None,
+                "{}: {isa} differs from portable",
+                file.display()
+            );
+        }
+        cases += 1;
+    }
+    assert!(cases > 0);
+}
+for_f32_f64!(sort_fixtures_agree);
+
+/// The GroCo row loss and its gradient, as bits.
+fn row_loss_outputs<F: Real>(d: Dispatch, l: &GrocoRowLoss<F>, pos: &[F], neg: &[F]) -> Vec<u64> {
+    let (mut gp, mut gn) = (vec![F::zero(); pos.len()], vec![F::zero(); neg.len()]);
+    let mut scratch = vec![F::zero(); l.scratch_len()];
+    let loss = d
+        .run(
+            #[inline(always)]
+            || l.try_loss_and_grad(pos, neg, &mut gp, &mut gn, &mut scratch),
+        )
+        .expect("row loss");
+    let loss_only = d
+        .run(
+            #[inline(always)]
+            || l.try_loss(pos, neg, &mut scratch),
+        )
+        .expect("row loss");
+    [vec![loss, loss_only], gp, gn]
+        .concat()
+        .iter()
+        .map(|v| v.to_f64().unwrap().to_bits())
+        .collect()
+}
+
+fn groco_row_loss_agrees<F: Real>() {
+    let mut rng = Rng::new(0x15a);
+    for (network, p, k, m) in [
+        (Network::OddEven, 1, 10, 30),
+        (Network::OddEven, 3, 4, 4),
+        (Network::Bitonic, 2, 30, 64),
+        (Network::OddEvenMerge, 1, 9, 20),
+    ] {
+        for relaxation in Relaxation::ALL {
+            let steep = F::from(rng.log_uniform(0.5, 20.0)).unwrap();
+            let l = GrocoRowLoss::try_new(p, m, k, SortConfig::new(network, relaxation, steep))
+                .unwrap();
+            let mut draw = |len| -> Vec<F> {
+                (0..len)
+                    .map(|_| F::from(rng.uniform_in(-1.0, 1.0)).unwrap())
+                    .collect()
+            };
+            let (pos, neg) = (draw(p), draw(m));
+            let want = row_loss_outputs(Dispatch::PORTABLE, &l, &pos, &neg);
+            for isa in Isa::supported() {
+                let got = row_loss_outputs(Dispatch::try_new(isa).unwrap(), &l, &pos, &neg);
+                assert_eq!(
+                    got, want,
+                    "{network} {relaxation} p={p} k={k}: {isa} differs from portable (GROCO_SEED={})",
+                    seed()
+                );
+            }
+        }
+    }
+}
+for_f32_f64!(groco_row_loss_agrees);
