@@ -144,6 +144,7 @@ def main() -> int:
                     help="do not run `cargo bench -p groco-benches --bench sort` first; read earlier results")
     args = ap.parse_args()
 
+    load_start = os.getloadavg()
     isa = "unknown (--no-run-rust)"
     if not args.no_run_rust:
         cmd = ["cargo", "bench", "-p", "groco-benches", "--bench", "sort"]
@@ -202,6 +203,7 @@ def main() -> int:
         "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "python": platform.python_version(),
         "torch": torch.__version__, "diffsort": diffsort_version,
         "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
+        "loadavg_start": [round(v, 2) for v in load_start],
         "loadavg_before": [round(v, 2) for v in load_before],
         "loadavg_after": [round(v, 2) for v in load_after],
         "groco_isa": isa, "cpu_flags": cpu_vector_flags(),
@@ -210,9 +212,10 @@ def main() -> int:
           f"torch {machine['torch']} ({machine['torch_threads']} intra-op / "
           f"{machine['torch_interop_threads']} inter-op threads), diffsort {machine['diffsort']}.")
     print(f"CPU vector flags: {machine['cpu_flags']}; groco ran on the {isa} path.")
-    print(f"Load average (1/5/15 min) before {machine['loadavg_before']}, after {machine['loadavg_after']}.")
+    print(f"Load average (1/5/15 min) at the start {machine['loadavg_start']}, before diffsort "
+          f"{machine['loadavg_before']} (the one-thread Rust bench adds about 1), after {machine['loadavg_after']}.")
     spare = max(0.5, (os.cpu_count() or 1) - args.threads)
-    if max(load_before[0], load_after[0]) > spare:
+    if load_start[0] > spare:
         print(f"WARNING: the machine was busy (1-min load above {spare:g} with {args.threads} torch threads on "
               f"{os.cpu_count()} CPUs): these timings are inflated and noisy; rerun on an idle machine.")
     print(f"diffsort: float32 (float64 for the _f64 rows), cauchy, steepness {args.steepness_odd_even} (odd_even) / "

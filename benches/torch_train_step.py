@@ -1,11 +1,12 @@
 """PyTorch mirror of `trainer bench`: one full training step of the trainer's models, timed on CPU or CUDA.
 
 The models are the trainer's, layer for layer (trainer/src/model/{small_cnn,resnet,head}.rs):
-  small-cnn: 4 x [Conv3x3 (no bias), BatchNorm2d, ReLU] with channels 1->32->64->128->128 and
+  small-cnn: pixels centred to [-1, 1] ((x - 0.5) / 0.5), then
+             4 x [Conv3x3 (no bias), BatchNorm2d, ReLU] with channels 1->32->64->128->128 and
              strides 1, 2, 2, 2, then global average pooling to 128 features;
              head Linear(128, 512, no bias), BN1d, ReLU, Linear(512, 512, no bias), BN1d, ReLU,
              Linear(512, 128), BN1d(affine=False). Input: 1 x 28 x 28 (MNIST).
-  small-cnn-flat: the same convolutions, the 4x4x128 map flattened to 2048 features, head
+  small-cnn-flat: the same convolutions on [0, 1] pixels, the 4x4x128 map flattened to 2048 features, head
              Linear(2048, 512, no bias), then as small-cnn.
   resnet18:  the CIFAR variant: Conv3x3 stride 1 (3->64, no bias), BN, ReLU, no max-pool; four
              stages of two basic blocks (64, 128, 256, 512 channels; the first block of stages
@@ -64,9 +65,16 @@ def small_cnn_body() -> list:
     ]
 
 
+class Centre(nn.Module):
+    """Pixels [0, 1] to [-1, 1]: (x - 0.5) / 0.5, as the trainer's small-cnn takes them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - 0.5) / 0.5
+
+
 def default_model() -> nn.Module:
-    """small-cnn (global average pooling) for 1 channel with its head."""
-    encoder = nn.Sequential(*small_cnn_body(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    """small-cnn (centred input, global average pooling) for 1 channel with its head."""
+    encoder = nn.Sequential(Centre(), *small_cnn_body(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     return nn.Sequential(encoder, head(128, 512, 128))
 
 

@@ -1,6 +1,8 @@
 //! groco-core: differentiable sorting networks (Petersen et al., ICML 2021 / ICLR 2022) with
 //! analytic Jacobians, exact to the `diffsort` 0.2.0 reference, and the GroCo row loss
 //! (Shvetsova et al., ICCV 2023). `no_std`, allocation-free, no unsafe, generic over the float.
+//! Its compute entry points are `#[inline(always)]` all the way down, so a caller can build them
+//! for a wider vector ISA (the `groco-dispatch` crate does, choosing AVX2 or AVX-512 at run time).
 //!
 //! A relaxed sorting network replaces each comparator's (min, max) by
 //! (α·a + (1−α)·b, (1−α)·a + α·b) with α = f(steepness·(b − a)) for one of six sigmoids f
@@ -10,7 +12,8 @@
 //!
 //! - [`Sorter`]: values only (O(n·depth)), values and P, the VJP of both, soft ranks, and
 //!   batched forms over flat slices. Callers pass scratch sized by its `*scratch_len` functions.
-//! - [`GrocoRowLoss`]: the GroCo loss of one anchor and its gradient, O(n·depth).
+//! - [`GrocoRowLoss`]: the GroCo loss of one anchor and its gradient, O(n·depth); or of many
+//!   anchors, [`LANES`] side by side (`try_loss_and_grad_rows`), bit for bit the same.
 //! - [`Network`]: odd-even transposition and bitonic wired exactly as diffsort, plus Batcher's
 //!   odd-even merge sort.
 //!

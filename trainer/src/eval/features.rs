@@ -16,8 +16,9 @@ use crate::model::TrainDevice;
 /// Images per forward pass when extracting features.
 pub const EVAL_BATCH: usize = 256;
 
-/// Eval-mode encoder features of every image of `set` (resized to `size`), `len × dim`, not
-/// normalised. Returns the features and `dim`.
+/// Eval-mode encoder features of every image of `set` (resized to `size`, pixels mapped to the
+/// network's input by [`Net::map_input`]), `len × dim`, not normalised. Returns the features
+/// and `dim`.
 pub fn try_features<N: Net<D>, D: TrainDevice>(
     net: &N,
     dev: &D,
@@ -26,8 +27,9 @@ pub fn try_features<N: Net<D>, D: TrainDevice>(
 ) -> Result<(Vec<f32>, usize)> {
     let mut out = Vec::new();
     let mut dim = 0;
-    for batch in eval_batches(set, size, size, EVAL_BATCH)? {
+    for mut batch in eval_batches(set, size, size, EVAL_BATCH)? {
         let [b, c, h, w] = batch.shape;
+        N::map_input(&mut batch.images);
         let x = images_to_activation(dev, &batch.images, b, c, h, w)?;
         let f = net.try_features_eval(x)?;
         dim = f.shape().1;

@@ -12,6 +12,9 @@ pub trait Encoder<D: LayerDevice<f32>>: TensorCollection<f32, D> + Sized {
     const FEATURES: usize;
     /// Input channels.
     const CHANNELS: usize;
+    /// Whether the encoder takes its pixels centred: [0, 1] mapped to [−1, 1] by
+    /// (x − 0.5)/0.5, as torchvision's `Normalize(0.5, 0.5)` (see [`centre_pixels`]).
+    const CENTRED_INPUT: bool;
     /// A freshly initialised encoder (from the device's seeded RNG).
     fn try_build(dev: &D) -> Result<Self, Error>;
     /// Train mode: batch statistics, running statistics updated.
@@ -24,4 +27,15 @@ pub trait Encoder<D: LayerDevice<f32>>: TensorCollection<f32, D> + Sized {
         &self,
         x: Activation<f32, D>,
     ) -> Result<Tensor<(usize, usize), f32, D>, Error>;
+}
+
+/// Maps pixels in [0, 1] to [−1, 1] in place: (x − 0.5)/0.5.
+///
+/// ```
+/// let mut px = [0.0f32, 0.25, 1.0];
+/// trainer::model::centre_pixels(&mut px);
+/// assert_eq!(px, [-1.0, -0.5, 1.0]);
+/// ```
+pub fn centre_pixels(pixels: &mut [f32]) {
+    pixels.iter_mut().for_each(|p| *p = (*p - 0.5) / 0.5);
 }

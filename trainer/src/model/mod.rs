@@ -15,7 +15,7 @@ mod small_cnn;
 
 pub use device::TrainDevice;
 pub use dispatch::{try_dispatch, try_resolve_device, Concrete, NetTask, ResolvedDevice};
-pub use encoder::Encoder;
+pub use encoder::{centre_pixels, Encoder};
 pub use head::{NoAffineBatchNorm1d, ProjectionHead};
 pub use net::{Model, Net, ResNet18Model, SmallCnnFlatModel, SmallCnnModel, Taped};
 pub use resnet::ResNet18;

@@ -98,6 +98,14 @@ pub trait Net<D: LayerDevice<f32>>: TensorCollection<f32, D> + Sized {
     const CHANNELS: usize;
     /// Width of the encoder features.
     const FEATURES: usize;
+    /// Whether the encoder takes centred pixels ([`Encoder::CENTRED_INPUT`]).
+    const CENTRED_INPUT: bool;
+    /// Turns a batch of [0, 1] pixels into this network's input, in place (centred or as is).
+    fn map_input(pixels: &mut [f32]) {
+        if Self::CENTRED_INPUT {
+            super::encoder::centre_pixels(pixels);
+        }
+    }
     /// A freshly initialised network (from the device's seeded RNG).
     fn try_build(dev: &D) -> Result<Self, Error>;
     /// Train-mode projections `(B, out)` on the tape.
@@ -117,6 +125,7 @@ impl<E: Encoder<D>, const F: usize, const H: usize, const O: usize, D: LayerDevi
 {
     const CHANNELS: usize = E::CHANNELS;
     const FEATURES: usize = F;
+    const CENTRED_INPUT: bool = E::CENTRED_INPUT;
 
     fn try_build(dev: &D) -> Result<Self, Error> {
         Model::try_build(dev)
@@ -134,5 +143,22 @@ impl<E: Encoder<D>, const F: usize, const H: usize, const O: usize, D: LayerDevi
         x: Activation<f32, D>,
     ) -> Result<Tensor<(usize, usize), f32, D>, Error> {
         Model::try_features_eval(self, x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pooled_small_cnn_alone_takes_centred_pixels() {
+        let px = || vec![0.0f32, 0.5, 1.0, 0.75];
+        let mut v = px();
+        SmallCnnModel::<1, Cpu>::map_input(&mut v);
+        assert_eq!(v, [-1.0, 0.0, 1.0, 0.5]);
+        let (mut flat, mut resnet) = (px(), px());
+        SmallCnnFlatModel::<1, Cpu>::map_input(&mut flat);
+        ResNet18Model::<3, Cpu>::map_input(&mut resnet);
+        assert_eq!((flat, resnet), (px(), px()));
     }
 }

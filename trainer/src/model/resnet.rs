@@ -180,6 +180,7 @@ impl<const C: usize, D: LayerDevice<f32>> ResNet18<C, D> {
 impl<const C: usize, D: LayerDevice<f32>> Encoder<D> for ResNet18<C, D> {
     const FEATURES: usize = 512;
     const CHANNELS: usize = C;
+    const CENTRED_INPUT: bool = false;
 
     fn try_build(dev: &D) -> Result<Self, Error> {
         Ok(ResNet18 {

@@ -3,12 +3,13 @@
 //! by fused BatchNorm+ReLU, then a readout of the last 128-channel map.
 //!
 //! - [`GlobalAvg`] (`small-cnn`, the default) averages the map over space: 128 features, as
-//!   SimCLR, solo-learn and the ResNet path do. The features keep no pixel layout, so a random
-//!   encoder is weaker (78.1 % k-NN on mnist5k at seed 0) and what training adds is visible.
-//! - [`Flat4x4`] (`small-cnn-flat`) flattens the 4×4×128 map to 2048 features. It keeps where in
-//!   the digit each stroke is, so its random-init k-NN on mnist5k (92.6 %) is close to raw
-//!   pixels'. A 28×28 or 32×32 input ends at 4×4; a larger input whose last map is a multiple of 4
-//!   is average-pooled down to 4×4 first.
+//!   SimCLR, solo-learn and the ResNet path do; it takes centred pixels (`CENTRED_INPUT`). The
+//!   features keep no pixel layout, so a random encoder is weak (72.6 % k-NN on mnist5k at seed
+//!   0) and what training adds is visible.
+//! - [`Flat4x4`] (`small-cnn-flat`) takes [0, 1] pixels and flattens the 4×4×128 map to 2048
+//!   features. It keeps where in the digit each stroke is, so its random-init k-NN on mnist5k
+//!   (92.6 %) is close to raw pixels'. A 28×28 or 32×32 input ends at 4×4; a larger input whose
+//!   last map is a multiple of 4 is average-pooled down to 4×4 first.
 
 use dfdx::nn::tensor_collection::{ModuleVisitor, TensorCollection};
 use dfdx::prelude::*;
@@ -26,6 +27,8 @@ use super::encoder::Encoder;
 pub trait Readout: Clone + std::fmt::Debug + Send + Sync + 'static {
     /// Width of the feature row.
     const FEATURES: usize;
+    /// Whether the model with this readout takes centred pixels ([`Encoder::CENTRED_INPUT`]).
+    const CENTRED_INPUT: bool;
     /// `(128, h, w, B)` map to `(B, FEATURES)` rows.
     fn try_read<D: LayerDevice<f32>, T: Tape<f32, D>>(
         x: Activation<f32, D, T>,
@@ -38,6 +41,7 @@ pub struct GlobalAvg;
 
 impl Readout for GlobalAvg {
     const FEATURES: usize = 128;
+    const CENTRED_INPUT: bool = true;
     fn try_read<D: LayerDevice<f32>, T: Tape<f32, D>>(
         x: Activation<f32, D, T>,
     ) -> Result<Tensor<(usize, usize), f32, D, T>, Error> {
@@ -51,6 +55,7 @@ pub struct Flat4x4;
 
 impl Readout for Flat4x4 {
     const FEATURES: usize = 128 * 16;
+    const CENTRED_INPUT: bool = false;
     fn try_read<D: LayerDevice<f32>, T: Tape<f32, D>>(
         x: Activation<f32, D, T>,
     ) -> Result<Tensor<(usize, usize), f32, D, T>, Error> {
@@ -102,6 +107,7 @@ fn pool_to_4x4<D: LayerDevice<f32>, T: Tape<f32, D>>(
 impl<const C: usize, R: Readout, D: LayerDevice<f32>> Encoder<D> for SmallCnn<C, R, D> {
     const FEATURES: usize = R::FEATURES;
     const CHANNELS: usize = C;
+    const CENTRED_INPUT: bool = R::CENTRED_INPUT;
 
     fn try_build(dev: &D) -> Result<Self, Error> {
         let e = Error::device;

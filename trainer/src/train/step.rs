@@ -68,11 +68,13 @@ pub fn try_train_step<N: Net<D>, D: TrainDevice>(
     let small = batch.views.len() - global;
     let b = batch.labels.len();
     let [n, c, h, w] = stack_views(batch, 0..global, stacked);
+    N::map_input(stacked);
     let x = images_to_activation(dev, stacked, n, c, h, w)?;
     let grads = net.alloc_grads();
     let z = net.try_project_train(x.traced(grads))?;
     let z_small = if small > 0 {
         let [n, c, h, w] = stack_views(batch, global..global + small, stacked);
+        N::map_input(stacked);
         let x = images_to_activation(dev, stacked, n, c, h, w)?;
         Some(net.try_project_train(x.leaky_traced())?)
     } else {
