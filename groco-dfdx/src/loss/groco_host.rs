@@ -154,8 +154,8 @@ impl<F: LossFloat> AnchorRun<'_, F> {
                                 for (pv, &u) in pr.iter_mut().zip(self.pos_views) {
                                     *pv = dot(za, self.z[u].row(row));
                                 }
-                                let (nr, ir) = (i * k..(i + 1) * k, i * k..(i + 1) * k);
-                                top_k(srow, row, &mut neg[nr], &mut idx[ir]);
+                                let kr = i * k..(i + 1) * k;
+                                top_k(srow, row, &mut neg[kr.clone()], &mut idx[kr]);
                             }
                             if !self.want_grad {
                                 for (i, l) in loss.iter_mut().enumerate() {
