@@ -150,6 +150,42 @@ fn groco_stop_grad_changes_the_gradient_not_the_loss() {
     assert!(diff > 1e-6, "stop_grad changed nothing (seed {})", seed());
 }
 
+/// Batches over several of the host path's 128-row Gram panels (with a partial last panel and
+/// a partial last group of 16 rows), where its top-k reads candidates across rows: the host
+/// path and the device-resident path (its own top-k, composed of dfdx ops) agree, in f64.
+#[test]
+fn groco_host_and_resident_paths_agree_across_gram_panels() {
+    use groco_dfdx::path::{with_cpu_path, CpuPath};
+    let mut rng = ChaCha8Rng::seed_from_u64(seed());
+    for (b, k, nv) in [(300, 10, 2), (263, 37, 3)] {
+        let d = 8;
+        let vs = views(&mut rng, nv, b, d);
+        let cfg = GrocoConfig {
+            topk_neg: k,
+            ..GrocoConfig::default()
+        };
+        let run = |path| with_cpu_path(path, || loss_and_grads(&vs, d, |x| groco_loss(x, cfg)));
+        let (host, resident) = (run(CpuPath::Native), run(CpuPath::Composed));
+        let ctx = format!("seed {} b={b} k={k} views={nv}", seed());
+        assert!(
+            (host.0 - resident.0).abs() <= 1e-12 * host.0.abs(),
+            "{ctx}: loss {} vs {}",
+            host.0,
+            resident.0
+        );
+        for (gh, gr) in host.1.iter().zip(&resident.1) {
+            let scale = gh.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{ctx}: zero gradient");
+            for (i, (x, y)) in gh.iter().zip(gr).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-10 * scale,
+                    "{ctx}: grad[{i}] {x} vs {y}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn groco_f32_agrees_with_f64_at_training_shape() {
     let mut rng = ChaCha8Rng::seed_from_u64(seed());

@@ -4,7 +4,9 @@
 //! panel P (rows s..s+p) holds S[s..s+p][s..n] = Z[s..s+p]·Z[s..n]ᵀ, one gemm each, the panels
 //! spread over rayon. That is n(n+p)/2 of the n² dot products (56% at n = 1024). A row of S is
 //! then read back from its own panel (columns ≥ s, contiguous) and from the earlier panels
-//! (columns < s, one column of each: strided, but consecutive rows share cache lines).
+//! (columns < s, one column of each: strided, but consecutive rows share cache lines), or, for
+//! consecutive rows at once, candidate c < s of all of them from row c of its panel
+//! (contiguous).
 
 use rayon::prelude::*;
 
@@ -51,19 +53,31 @@ impl<F: LossFloat> SymGram<F> {
         SymGram { data, offsets, n }
     }
 
+    /// The first row of row `r`'s panel, s, and row r's own part S[r][s..n] (contiguous).
+    pub fn own(&self, r: usize) -> (usize, &[F]) {
+        let (pr, s) = (r / PANEL, r / PANEL * PANEL);
+        let w = self.n - s;
+        (s, &self.data[self.offsets[pr] + (r - s) * w..][..w])
+    }
+
+    /// S[c][r0..r0 + len] = S[r0..r0 + len][c] for a row c of an earlier panel than row r0's
+    /// (c < r0's `own` start), contiguous in c's panel: candidate c of `len` rows from r0.
+    pub fn cross(&self, c: usize, r0: usize, len: usize) -> &[F] {
+        let (q, sq) = (c / PANEL, c / PANEL * PANEL);
+        debug_assert!(
+            r0 / PANEL > q,
+            "row {c} is not in an earlier panel than row {r0}"
+        );
+        let wq = self.n - sq;
+        &self.data[self.offsets[q] + (c - sq) * wq + (r0 - sq)..][..len]
+    }
+
     /// Writes row `r` of S into `out` (length n).
     pub fn row(&self, r: usize, out: &mut [F]) {
-        let n = self.n;
-        let (pr, s) = (r / PANEL, r / PANEL * PANEL);
-        let w = n - s;
-        let own = &self.data[self.offsets[pr] + (r - s) * w..][..w];
+        let (s, own) = self.own(r);
         out[s..].copy_from_slice(own);
-        for (q, &off) in self.offsets[..pr].iter().enumerate() {
-            let (sq, wq) = (q * PANEL, n - q * PANEL);
-            let col = r - sq;
-            for (i, o) in out[sq..sq + PANEL].iter_mut().enumerate() {
-                *o = self.data[off + i * wq + col];
-            }
+        for (c, o) in out[..s].iter_mut().enumerate() {
+            *o = self.cross(c, r, 1)[0];
         }
     }
 
@@ -92,6 +106,14 @@ mod tests {
                 for j in 0..n {
                     let want: f64 = (0..cols).map(|c| z[i * cols + c] * z[j * cols + c]).sum();
                     assert!((full[i * n + j] - want).abs() < 1e-12, "n={n} ({i}, {j})");
+                }
+            }
+            // candidate c of 16 consecutive rows at once, for every c left of their panel
+            for r0 in (0..n.saturating_sub(15)).step_by(16) {
+                for c in 0..g.own(r0).0 {
+                    for (j, &v) in g.cross(c, r0, 16).iter().enumerate() {
+                        assert_eq!(v, full[(r0 + j) * n + c], "n={n} cross({c}, {r0})[{j}]");
+                    }
                 }
             }
         }

@@ -5,10 +5,10 @@
 //! - anchor (v, b) has positives z_v[b]·z_u[b] for u < P, u ≠ v (ascending u) and candidate
 //!   negatives z_v[b]·z_v[c] for c ≠ b, the rows of the Gram matrix S_v = Z_v·Z_vᵀ (its upper
 //!   triangle by panel gemms, `gram::SymGram`);
-//! - the k largest candidates are selected here in one pass (ties: lower c first, as the core)
-//!   and handed to the core's [`GrocoRowLoss`] with m = k, so the core's own top-k is O(k²)
-//!   instead of O(k·B); its loss and gradient are those of the full row, since a candidate
-//!   outside the top k has gradient 0;
+//! - the k largest candidates are selected here in one pass (ties: lower c first, as the core),
+//!   16 rows at a time (`top_k::TopK`), and handed to the core's [`GrocoRowLoss`] with m = k,
+//!   so the core's own top-k is O(k²) instead of O(k·B); its loss and gradient are those of
+//!   the full row, since a candidate outside the top k has gradient 0;
 //! - loss = (1/V) Σ_v (1/B) Σ_b rowloss(v, b).
 //!
 //! Gradient, with g_p, g_n the core's row gradients scaled by 1/(B·V): the anchor side gets
@@ -23,13 +23,17 @@ use rayon::prelude::*;
 use super::cosine::{dot, Normalized};
 use super::device::core_error;
 use super::float::{cst, LossFloat};
-use super::gram::SymGram;
+use super::gram::{SymGram, PANEL};
 use super::groco_config::{check_config, row_losses, GrocoConfig};
+use super::top_k::TopK;
 use super::views::{HostLoss, Views};
 use crate::host::Scratch;
 use crate::Error;
 
 const OP: &str = "groco_loss";
+
+// a group of LANES rows lies in one Gram panel
+const _: () = assert!(PANEL.is_multiple_of(LANES));
 
 /// What the rows of one anchor view produced, kept for the stop-grad-off pass.
 struct AnchorRows<F> {
@@ -123,7 +127,8 @@ impl<F: LossFloat> AnchorRun<'_, F> {
             (0..b.div_ceil(g)).map(|_| None).collect()
         };
         let core_len = self.rl.rows_scratch_len().max(self.rl.scratch_len());
-        let scratch_len = core_len + g * (np + k) + b;
+        let maxima_len = TopK::<F>::maxima_len(b);
+        let scratch_len = core_len + g * (np + k) + maxima_len;
         let isa = Dispatch::detect();
         losses
             .par_chunks_mut(g)
@@ -141,21 +146,31 @@ impl<F: LossFloat> AnchorRun<'_, F> {
                     isa.run(
                         #[inline(always)]
                         || {
-                            let rows = loss.len();
-                            let (srow, rest) = sc.split_at_mut(b);
-                            let (pos, rest) = rest.split_at_mut(rows * np);
+                            let (rows, r0) = (loss.len(), group * g);
+                            let (pos, rest) = sc.split_at_mut(rows * np);
                             let (neg, rest) = rest.split_at_mut(rows * k);
+                            let (maxima, rest) = rest.split_at_mut(maxima_len);
                             let core_sc = &mut rest[..core_len];
+                            // the candidates left of the group's panel, all rows at once, then
+                            // each row's own part (skipping itself)
+                            let own = |i: usize| {
+                                let (s, own) = sims.own(r0 + i);
+                                (s, own, r0 + i)
+                            };
+                            let cross = |c: usize| sims.cross(c, r0, rows);
+                            TopK::new(&mut *neg, &mut *idx, k).select(
+                                0..sims.own(r0).0,
+                                cross,
+                                own,
+                                maxima,
+                            );
                             for i in 0..rows {
-                                let row = group * g + i;
-                                sims.row(row, srow);
+                                let row = r0 + i;
                                 let za = self.z[self.v].row(row);
                                 let pr = &mut pos[i * np..(i + 1) * np];
                                 for (pv, &u) in pr.iter_mut().zip(self.pos_views) {
                                     *pv = dot(za, self.z[u].row(row));
                                 }
-                                let kr = i * k..(i + 1) * k;
-                                top_k(srow, row, &mut neg[kr.clone()], &mut idx[kr]);
                             }
                             if !self.want_grad {
                                 for (i, l) in loss.iter_mut().enumerate() {
@@ -243,82 +258,5 @@ fn other_side<F: LossFloat>(
 fn axpy<F: LossFloat>(y: &mut [F], a: F, x: &[F]) {
     for (yv, &xv) in y.iter_mut().zip(x) {
         *yv += a * xv;
-    }
-}
-
-/// The `vals.len()` largest entries of `row` other than `row[skip]`, descending, with their
-/// indices; equal values keep the lower index first.
-#[inline(always)]
-pub(crate) fn top_k<F: LossFloat>(row: &[F], skip: usize, vals: &mut [F], idx: &mut [usize]) {
-    const CHUNK: usize = 32;
-    let k = vals.len();
-    if k == 0 {
-        return;
-    }
-    let mut len = 0;
-    for (ci, chunk) in row.chunks(CHUNK).enumerate() {
-        // once k values are held, only the lanes above the k-th can enter: one vectorised
-        // compare per chunk gives their bit mask, and most chunks of a long row end here
-        let mut mask: u32 = if len == k {
-            let floor = vals[k - 1];
-            chunk
-                .iter()
-                .enumerate()
-                .fold(0, |m, (o, &v)| m | (u32::from(v > floor) << o))
-        } else {
-            u32::MAX >> (CHUNK - chunk.len())
-        };
-        while mask != 0 {
-            let o = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            let (c, v) = (ci * CHUNK + o, chunk[o]);
-            if c == skip {
-                continue;
-            }
-            if len == k {
-                if v <= vals[k - 1] {
-                    continue;
-                }
-            } else {
-                len += 1;
-            }
-            let mut at = len - 1;
-            while at > 0 && vals[at - 1] < v {
-                vals[at] = vals[at - 1];
-                idx[at] = idx[at - 1];
-                at -= 1;
-            }
-            vals[at] = v;
-            idx[at] = c;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn top_k_matches_a_full_sort() {
-        let mut row = vec![0.3f64, 0.9, -0.2, 0.9, 0.5, 1.5, 0.1, 0.5];
-        // long enough for several chunks, with ties across chunk boundaries
-        row.extend((0..40).map(|i| ((i * 7) % 11) as f64 / 10.0));
-        for skip in 0..row.len() {
-            for k in 1..row.len() {
-                let (mut vals, mut idx) = (vec![0.0; k], vec![0; k]);
-                top_k(&row, skip, &mut vals, &mut idx);
-                let mut want: Vec<(f64, usize)> = row
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .filter(|&(c, _)| c != skip)
-                    .map(|(c, v)| (v, c))
-                    .collect();
-                want.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
-                let got: Vec<(f64, usize)> =
-                    vals.iter().copied().zip(idx.iter().copied()).collect();
-                assert_eq!(got, want[..k].to_vec(), "skip={skip} k={k}");
-            }
-        }
     }
 }

@@ -1,0 +1,355 @@
+//! [`TopK`]: the k largest candidates of up to [`LANES`] anchor rows at once, in one pass over
+//! a stream of (index, value) candidates arriving in ascending index order; equal values keep
+//! the lower index first (as the core's own top-k).
+//!
+//! Each row keeps its best, descending, in a sorted buffer of k; once full, only a value above
+//! its k-th (its floor) can enter, by insertion. Candidates are read either along one row
+//! ([`TopK::scan_row`], contiguous: one vectorised compare per 32-value chunk gives the bit
+//! mask of the values above the floor) or across all rows at once ([`TopK::scan_columns`],
+//! candidate c of every row contiguous, as a Gram panel stores the columns left of a row's
+//! own panel: one compare per candidate gives the rows it enters). Most candidates of a long
+//! row end at the compare.
+//!
+//! [`TopK::select`] first bounds each row from below: the k-th largest of the maxima of
+//! disjoint 32-candidate chunks is reached by k distinct candidates, so no candidate below it
+//! is among the k largest, and while a row fills, only candidates at or above the bound enter.
+//! That keeps the insertions (and their branch misses) near k per row instead of k·ln(B/k).
+//! The kept lists are those of the plain one-pass scan, ties included. Candidates are finite.
+
+use core::cmp::Ordering;
+use core::ops::Range;
+
+use groco_core::{Real, LANES};
+
+use super::float::LossFloat;
+
+/// Candidates per compare in [`TopK::scan_row`].
+const CHUNK: usize = 32;
+
+/// The running top-k of `rows ≤ LANES` rows (see the module docs).
+pub(crate) struct TopK<'a, F> {
+    /// Row j's kept values, descending, at `j·k..(j + 1)·k`.
+    vals: &'a mut [F],
+    /// Their candidate indices.
+    idx: &'a mut [usize],
+    k: usize,
+    rows: usize,
+    /// How many of its k each row holds yet.
+    lens: [usize; LANES],
+    /// Each row's lower bound (see the module docs; −∞ until [`TopK::select`] sets it).
+    lows: [F; LANES],
+}
+
+impl<'a, F: LossFloat> TopK<'a, F> {
+    /// Empty top-k lists of `k > 0` for the `vals.len() / k` rows (at most [`LANES`]) that
+    /// `vals` and `idx` (of equal length, a multiple of k) hold.
+    pub(crate) fn new(vals: &'a mut [F], idx: &'a mut [usize], k: usize) -> Self {
+        assert!(k > 0 && vals.len() == idx.len() && vals.len().is_multiple_of(k));
+        let rows = vals.len() / k;
+        assert!(rows <= LANES, "at most {LANES} rows, got {rows}");
+        TopK {
+            vals,
+            idx,
+            k,
+            rows,
+            lens: [0; LANES],
+            lows: [F::neg_infinity(); LANES],
+        }
+    }
+
+    /// Floats of scratch that [`TopK::select`] needs over `n` candidates.
+    pub(crate) fn maxima_len(n: usize) -> usize {
+        LANES * (n.div_ceil(CHUNK) + 1)
+    }
+
+    /// Offers every row the candidates `cross` across rows (as [`TopK::scan_columns`]), then
+    /// each row j its own `own(j) = (base, values, skip)` (as [`TopK::scan_row`]), after
+    /// bounding the rows from below by their chunk maxima (the module docs), kept in `maxima`
+    /// ([`TopK::maxima_len`] of the candidate count).
+    #[inline(always)]
+    pub(crate) fn select<'c>(
+        &mut self,
+        cross: Range<usize>,
+        column: impl Fn(usize) -> &'c [F],
+        own: impl Fn(usize) -> (usize, &'c [F], usize),
+        maxima: &mut [F],
+    ) where
+        F: 'c,
+    {
+        let (rows, k) = (self.rows, self.k);
+        let per = maxima.len() / rows;
+        // the cross part's chunk maxima, all rows at once
+        let mut chunks = 0;
+        for c0 in cross.clone().step_by(CHUNK) {
+            let mut m = [F::neg_infinity(); LANES];
+            for c in c0..(c0 + CHUNK).min(cross.end) {
+                let col = column(c);
+                if rows == LANES {
+                    let col: &[F; LANES] = col[..LANES].try_into().expect("LANES values");
+                    m = core::array::from_fn(|j| if col[j] > m[j] { col[j] } else { m[j] });
+                } else {
+                    for (mj, &v) in m.iter_mut().zip(&col[..rows]) {
+                        *mj = if v > *mj { v } else { *mj };
+                    }
+                }
+            }
+            for (j, &mj) in m[..rows].iter().enumerate() {
+                maxima[j * per + chunks] = mj;
+            }
+            chunks += 1;
+        }
+        for j in 0..rows {
+            let (base, vals, skip) = own(j);
+            let mx = &mut maxima[j * per..(j + 1) * per];
+            let mut at = chunks;
+            for (ci, chunk) in vals.chunks(CHUNK).enumerate() {
+                let c0 = base + ci * CHUNK;
+                mx[at] = match <&[F; CHUNK]>::try_from(chunk) {
+                    Ok(full) if !(c0..c0 + CHUNK).contains(&skip) => max_of(full),
+                    _ => chunk
+                        .iter()
+                        .enumerate()
+                        .filter(|&(o, _)| c0 + o != skip)
+                        .fold(F::neg_infinity(), |m, (_, &v)| if v > m { v } else { m }),
+                };
+                at += 1;
+            }
+            if at >= k {
+                let by_value = |a: &F, b: &F| b.partial_cmp(a).unwrap_or(Ordering::Equal);
+                self.lows[j] = *mx[..at].select_nth_unstable_by(k - 1, by_value).1;
+            }
+        }
+        self.scan_columns(cross, &column);
+        for j in 0..rows {
+            let (base, vals, skip) = own(j);
+            self.scan_row(j, vals, base, skip);
+        }
+    }
+
+    /// Row j's entry threshold: a candidate below it cannot enter (it is the row's k-th when
+    /// full, its bound while filling; an entering candidate is at or above both).
+    #[inline(always)]
+    fn threshold(&self, j: usize) -> F {
+        if self.lens[j] == self.k {
+            self.vals[j * self.k + self.k - 1]
+        } else {
+            self.lows[j]
+        }
+    }
+
+    /// Offers candidate `c` with value `v` to row j.
+    #[inline(always)]
+    fn push(&mut self, j: usize, c: usize, v: F) {
+        let k = self.k;
+        let (vals, idx) = (
+            &mut self.vals[j * k..(j + 1) * k],
+            &mut self.idx[j * k..(j + 1) * k],
+        );
+        let len = &mut self.lens[j];
+        if *len == k {
+            if v <= vals[k - 1] {
+                return;
+            }
+        } else if v < self.lows[j] {
+            return;
+        } else {
+            *len += 1;
+        }
+        let mut at = *len - 1;
+        while at > 0 && vals[at - 1] < v {
+            vals[at] = vals[at - 1];
+            idx[at] = idx[at - 1];
+            at -= 1;
+        }
+        vals[at] = v;
+        idx[at] = c;
+    }
+
+    /// Offers row j the candidates `base..base + row.len()`, values `row`, except `skip`.
+    #[inline(always)]
+    pub(crate) fn scan_row(&mut self, j: usize, row: &[F], base: usize, skip: usize) {
+        let mut chunks = row.chunks_exact(CHUNK);
+        let mut c0 = base;
+        for chunk in &mut chunks {
+            let chunk: &[F; CHUNK] = chunk.try_into().expect("CHUNK values");
+            self.offer_chunk(j, chunk, CHUNK, c0, skip);
+            c0 += CHUNK;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut padded = [F::zero(); CHUNK];
+            padded[..rest.len()].copy_from_slice(rest);
+            self.offer_chunk(j, &padded, rest.len(), c0, skip);
+        }
+    }
+
+    /// [`TopK::scan_row`] of the first `len` of 32 candidates: one compare says whether any
+    /// reaches the row's threshold, and only then their bit mask is built.
+    #[inline(always)]
+    fn offer_chunk(&mut self, j: usize, chunk: &[F; CHUNK], len: usize, c0: usize, skip: usize) {
+        let t = self.threshold(j);
+        if !chunk.iter().fold(false, |a, &v| a | (v >= t)) {
+            return;
+        }
+        let mut mask = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |m, (o, &v)| m | (u32::from(v >= t) << o));
+        mask &= ((1u64 << len) - 1) as u32;
+        while mask != 0 {
+            let o = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if c0 + o != skip {
+                self.push(j, c0 + o, chunk[o]);
+            }
+        }
+    }
+
+    /// Offers every row the candidates `cols`, in order: `column(c)[j]` is candidate c's value
+    /// for row j (at least `rows` values). No row's skipped index may lie in `cols`.
+    #[inline(always)]
+    pub(crate) fn scan_columns<'c>(&mut self, cols: Range<usize>, column: impl Fn(usize) -> &'c [F])
+    where
+        F: 'c,
+    {
+        let rows = self.rows;
+        let mut ts = [F::zero(); LANES];
+        for (j, t) in ts.iter_mut().enumerate().take(rows) {
+            *t = self.threshold(j);
+        }
+        let present = ((1u64 << rows) - 1) as u32;
+        for c in cols {
+            let col = column(c);
+            let v: [F; LANES] = if rows == LANES {
+                *<&[F; LANES]>::try_from(&col[..LANES]).expect("LANES values")
+            } else {
+                core::array::from_fn(|j| if j < rows { col[j] } else { F::zero() })
+            };
+            if !(0..LANES).fold(false, |a, j| a | (v[j] >= ts[j])) {
+                continue;
+            }
+            let mut mask = (0..LANES).fold(0u32, |m, j| m | (u32::from(v[j] >= ts[j]) << j));
+            mask &= present;
+            while mask != 0 {
+                let j = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                self.push(j, c, v[j]);
+                ts[j] = self.threshold(j);
+            }
+        }
+    }
+}
+
+/// The largest of 32 values, by halves (elementwise maxima vectorise; a running maximum
+/// would not).
+#[inline(always)]
+fn max_of<F: Real>(v: &[F; CHUNK]) -> F {
+    let max = |a: F, b: F| if b > a { b } else { a };
+    let m16: [F; 16] = core::array::from_fn(|i| max(v[i], v[i + 16]));
+    let m8: [F; 8] = core::array::from_fn(|i| max(m16[i], m16[i + 8]));
+    let m4: [F; 4] = core::array::from_fn(|i| max(m8[i], m8[i + 4]));
+    max(max(m4[0], m4[2]), max(m4[1], m4[3]))
+}
+
+/// The `vals.len()` largest entries of `row` other than `row[skip]`, descending, with their
+/// indices; equal values keep the lower index first.
+#[cfg(test)]
+pub(crate) fn top_k<F: LossFloat>(row: &[F], skip: usize, vals: &mut [F], idx: &mut [usize]) {
+    let k = vals.len();
+    if k > 0 {
+        TopK::new(vals, idx, k).scan_row(0, row, 0, skip);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The k largest of `row` but `skip`, by a full sort.
+    fn by_sort(row: &[f64], skip: usize, k: usize) -> Vec<(f64, usize)> {
+        let mut want: Vec<(f64, usize)> = row
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(c, _)| c != skip)
+            .map(|(c, v)| (v, c))
+            .collect();
+        want.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap().then(a.1.cmp(&b.1)));
+        want.truncate(k);
+        want
+    }
+
+    /// A row long enough for several chunks, with ties across chunk boundaries.
+    fn tied_row(len: usize, salt: usize) -> Vec<f64> {
+        let mut row = vec![0.3f64, 0.9, -0.2, 0.9, 0.5, 1.5, 0.1, 0.5];
+        row.extend((0..len).map(|i| (((i + salt) * 7) % 11) as f64 / 10.0));
+        row
+    }
+
+    #[test]
+    fn top_k_matches_a_full_sort() {
+        let row = tied_row(40, 0);
+        for skip in 0..row.len() {
+            for k in 1..row.len() {
+                let (mut vals, mut idx) = (vec![0.0; k], vec![0; k]);
+                top_k(&row, skip, &mut vals, &mut idx);
+                let got: Vec<(f64, usize)> =
+                    vals.iter().copied().zip(idx.iter().copied()).collect();
+                assert_eq!(got, by_sort(&row, skip, k), "skip={skip} k={k}");
+            }
+        }
+    }
+
+    /// Columns across rows first, then each row's own tail, equal the per-row full sort, with
+    /// and without the chunk-maxima bound: for full and partial row groups, and column ranges
+    /// that fill some rows and not others.
+    #[test]
+    fn columns_then_rows_match_a_full_sort() {
+        for rows in [1, 5, LANES] {
+            for (split, k) in [
+                (0, 4),
+                (3, 4),
+                (20, 4),
+                (20, 30),
+                (47, 9),
+                (150, 3),
+                (64, 7),
+            ] {
+                // row j: 208 candidates in 7 chunks; its own index (skipped) lies at or after
+                // `split`
+                let data: Vec<Vec<f64>> = (0..rows).map(|j| tied_row(200, j)).collect();
+                let len = data[0].len();
+                let skip = |j: usize| split + j % (len - split);
+                let cols: Vec<Vec<f64>> = (0..split)
+                    .map(|c| (0..rows).map(|j| data[j][c]).collect())
+                    .collect();
+                let check = |vals: &[f64], idx: &[usize], how: &str| {
+                    for (j, row) in data.iter().enumerate() {
+                        let got: Vec<(f64, usize)> = vals[j * k..(j + 1) * k]
+                            .iter()
+                            .copied()
+                            .zip(idx[j * k..(j + 1) * k].iter().copied())
+                            .collect();
+                        let ctx = format!("{how} rows={rows} split={split} k={k} row {j}");
+                        assert_eq!(got, by_sort(row, skip(j), k), "{ctx}");
+                    }
+                };
+                for bounded in [false, true] {
+                    let (mut vals, mut idx) = (vec![0.0; rows * k], vec![0; rows * k]);
+                    let mut top = TopK::new(&mut vals, &mut idx, k);
+                    if bounded {
+                        let mut maxima = vec![f64::NAN; TopK::<f64>::maxima_len(len)];
+                        let own = |j: usize| (split, &data[j][split..], skip(j));
+                        top.select(0..split, |c| &cols[c], own, &mut maxima);
+                    } else {
+                        top.scan_columns(0..split, |c| &cols[c]);
+                        for (j, row) in data.iter().enumerate() {
+                            top.scan_row(j, &row[split..], split, skip(j));
+                        }
+                    }
+                    check(&vals, &idx, &format!("bounded={bounded}"));
+                }
+            }
+        }
+    }
+}
