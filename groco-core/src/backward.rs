@@ -86,8 +86,9 @@ impl<F: Real> Sorter<F> {
             let rows = LANES.min(n - r0);
             let tile = (r0, r0 + rows);
             unit_rows(pv, r0, rows);
-            rows::forward::<F, _, LANES, true>(&self.topo, tile, &alphas, pv, diff);
-            rows::load_rows(pv, &grad_perm[r0 * n..], n, n, rows);
+            let (pv, diff) = (pv.as_chunks_mut::<1>().0, diff.as_chunks_mut::<1>().0);
+            rows::forward::<F, _, LANES, 1, true>(&self.topo, tile, &alphas, pv, diff);
+            rows::load_rows(pv, 0, &grad_perm[r0 * n..], n, n, rows);
             rows::backward(&self.topo, tile, &alphas, pv, diff, &mut sums);
         }
 

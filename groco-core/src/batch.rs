@@ -1,19 +1,20 @@
 //! Batched forward and backward over B rows held in flat slices (x: B·n, perm: B·n·n).
 //!
-//! Small rows (n ≤ 64) run W batch rows side by side, one per lane: the values pass, then each
-//! P row i of all W inputs at once, with per-lane α (a partial last group is padded with copies
-//! of its first row, whose results are dropped). Larger rows, and groups of fewer than W/2
-//! rows, run one at a time with W P rows in lanes, as the single-row calls do.
+//! Small rows (n ≤ 64) run W batch rows side by side, one per lane: the values pass, then
+//! P rows i of all W inputs at once with per-lane α, T = `LANE_TILES` rows i per pass (a
+//! partial last group is padded with copies of its first row, whose results are dropped).
+//! Larger rows, and groups of fewer than W/2 rows, run one at a time with W P rows in lanes,
+//! as the single-row calls do.
 
-use crate::forward::unit_rows;
 use crate::real::Real;
 use crate::relaxation::with_relaxation;
 use crate::rows::{self, PerLane, PerLaneSum};
-use crate::sorter::{check_finite, check_len, check_scratch, take, take_lanes, LANES};
+use crate::sorter::{check_finite, check_len, check_scratch, take, take_lanes, LANES, LANE_TILES};
 use crate::values;
 use crate::{Error, Sorter};
 
 const W: usize = LANES;
+const T: usize = LANE_TILES;
 
 impl<F: Real> Sorter<F> {
     /// Number of rows in a flat batch `x`, checked.
@@ -150,18 +151,20 @@ impl<F: Real> Sorter<F> {
         let mut s = scratch;
         let xs = take_lanes::<F, W>(&mut s, n);
         let alpha = take_lanes::<F, W>(&mut s, c);
-        let pv = take_lanes::<F, W>(&mut s, n);
+        let pv = take_lanes::<F, W>(&mut s, T * n).as_chunks_mut::<T>().0;
         load_lanes(xs, x, n, g);
         with_relaxation!(self.config, r => {
             values::forward_lanes::<F, _, W, false>(&self.topo, &r, xs, alpha, &mut [], &mut [])
         });
         store_lanes(xs, sorted, n, g);
         let alphas = PerLane(&*alpha);
-        for i in 0..n {
-            unit_rows(pv, i, 0);
-            pv[i] = [F::one(); W];
-            rows::forward::<F, _, W, false>(&self.topo, (i, i + 1), &alphas, pv, &mut []);
-            rows::store_rows(pv, &mut perm[i * n..], n, nn, g);
+        for i0 in (0..n).step_by(T) {
+            let span = (i0, n.min(i0 + T));
+            unit_tiles(pv, span);
+            rows::forward::<F, _, W, T, false>(&self.topo, span, &alphas, pv, &mut []);
+            for i in span.0..span.1 {
+                rows::store_rows(pv, i - i0, &mut perm[i * n..], n, nn, g);
+            }
         }
     }
 
@@ -182,9 +185,9 @@ impl<F: Real> Sorter<F> {
         let alpha = take_lanes::<F, W>(&mut s, c);
         let slope = take_lanes::<F, W>(&mut s, c);
         let diff_x = take_lanes::<F, W>(&mut s, c);
-        let diff = take_lanes::<F, W>(&mut s, c);
+        let diff = take_lanes::<F, W>(&mut s, T * c).as_chunks_mut::<T>().0;
         let acc = take_lanes::<F, W>(&mut s, c);
-        let pv = take_lanes::<F, W>(&mut s, n);
+        let pv = take_lanes::<F, W>(&mut s, T * n).as_chunks_mut::<T>().0;
         load_lanes(xs, x, n, g);
         with_relaxation!(self.config, r => {
             values::forward_lanes::<F, _, W, true>(&self.topo, &r, xs, alpha, slope, diff_x)
@@ -192,12 +195,14 @@ impl<F: Real> Sorter<F> {
         acc.as_flattened_mut().fill(F::zero());
         let alphas = PerLane(&*alpha);
         let mut sums = PerLaneSum(&mut *acc);
-        for i in 0..n {
-            unit_rows(pv, i, 0);
-            pv[i] = [F::one(); W];
-            rows::forward::<F, _, W, true>(&self.topo, (i, i + 1), &alphas, pv, diff);
-            rows::load_rows(pv, &grad_perm[i * n..], n, nn, g);
-            rows::backward(&self.topo, (i, i + 1), &alphas, pv, diff, &mut sums);
+        for i0 in (0..n).step_by(T) {
+            let span = (i0, n.min(i0 + T));
+            unit_tiles(pv, span);
+            rows::forward::<F, _, W, T, true>(&self.topo, span, &alphas, pv, diff);
+            for i in span.0..span.1 {
+                rows::load_rows(pv, i - i0, &grad_perm[i * n..], n, nn, g);
+            }
+            rows::backward(&self.topo, span, &alphas, pv, diff, &mut sums);
         }
         xs.as_flattened_mut().fill(F::zero());
         for k in 0..g {
@@ -207,6 +212,20 @@ impl<F: Real> Sorter<F> {
         }
         values::backward_lanes(&self.topo, alpha, slope, diff_x, acc, xs);
         store_lanes(xs, grad_x, n, g);
+    }
+}
+
+/// Sets tile t of `pv` to P row i0 + t's unit vector in every lane (all ones on wire i0 + t)
+/// for the rows `span` = (i0, i1), and tiles past i1 to zero: they stay zero through the
+/// forward (with zero differences) and the backward (no gradient is loaded into them), so
+/// they add exact zeros.
+#[inline(always)]
+fn unit_tiles<F: Real>(pv: &mut [[[F; W]; T]], span: (usize, usize)) {
+    for p in pv.iter_mut() {
+        *p = [[F::zero(); W]; T];
+    }
+    for i in span.0..span.1 {
+        pv[i][i - span.0] = [F::one(); W];
     }
 }
 

@@ -91,8 +91,10 @@ impl<F: Real> Sorter<F> {
         for r0 in (0..n).step_by(LANES) {
             let rows = LANES.min(n - r0);
             unit_rows(pv, r0, rows);
-            rows::forward::<F, _, LANES, false>(&self.topo, (r0, r0 + rows), &alphas, pv, &mut []);
-            rows::store_rows(pv, &mut perm[r0 * n..], n, n, rows);
+            let tile = pv.as_chunks_mut::<1>().0;
+            let span = (r0, r0 + rows);
+            rows::forward::<F, _, LANES, 1, false>(&self.topo, span, &alphas, tile, &mut []);
+            rows::store_rows(tile, 0, &mut perm[r0 * n..], n, n, rows);
         }
     }
 }

@@ -4,6 +4,9 @@
 //! A tile of W rows (W P rows of one input, or one P row of W inputs) runs forward, keeping
 //! only p_a − p_b per comparator, then backward, accumulating that sum. Comparators a tile's
 //! support cannot reach are skipped: they would only move zeros (see `Layer::range`).
+//! R tiles can run in one pass (each wire holds R tiles of W lanes): with per-lane α that
+//! shares each comparator's α load and loop step among R rows; their sums reach the
+//! accumulator in tile order, so the result is bit for bit that of R passes.
 
 use crate::network::{for_run_pairs, Topology};
 use crate::real::Real;
@@ -128,16 +131,43 @@ fn mix_backward<F: Real, const W: usize>(
     core::array::from_fn(|k| dg[k] * d[k])
 }
 
-/// Runs `pv` (wire-major, W lanes) forward through the comparators a tile with initial
-/// support `rows` can reach. With `STORE`, records p_a − p_b per slot into `diff`.
+/// Runs `pv` (wire-major, R tiles of W lanes) forward through the comparators a pass with
+/// initial support `rows` can reach. With `STORE`, records p_a − p_b per slot into `diff`.
 #[inline(always)]
-pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: bool>(
+pub(crate) fn forward<
+    F: Real,
+    A: Alphas<F, W>,
+    const W: usize,
+    const R: usize,
+    const STORE: bool,
+>(
     topo: &Topology,
     rows: (usize, usize),
     alphas: &A,
-    pv: &mut [[F; W]],
-    diff: &mut [[F; W]],
+    pv: &mut [[[F; W]; R]],
+    diff: &mut [[[F; W]; R]],
 ) {
+    #[inline(always)]
+    fn mix<F: Real, const W: usize, const R: usize, const STORE: bool>(
+        al: [F; W],
+        xa: &mut [[F; W]; R],
+        xb: &mut [[F; W]; R],
+        d: Option<&mut [[F; W]; R]>,
+        flip: bool,
+    ) {
+        match d {
+            Some(d) if STORE => {
+                for r in 0..R {
+                    d[r] = mix_forward(al, &mut xa[r], &mut xb[r], flip);
+                }
+            }
+            _ => {
+                for r in 0..R {
+                    mix_forward(al, &mut xa[r], &mut xb[r], flip);
+                }
+            }
+        }
+    }
     for layer in topo.layers() {
         let range = layer.range(rows.0, rows.1);
         if let Some(bl) = layer.blocks(range) {
@@ -150,7 +180,7 @@ pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: boo
                     let flip = bl.flip(q);
                     let (xa, xb) = blk.split_at_mut(m);
                     for (((xa, xb), &al), d) in xa.iter_mut().zip(xb).zip(al).zip(df) {
-                        *d = mix_forward(A::lanes(al), xa, xb, flip);
+                        mix::<F, W, R, STORE>(A::lanes(al), xa, xb, Some(d), flip);
                     }
                 }
             } else {
@@ -158,7 +188,7 @@ pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: boo
                     let flip = bl.flip(q);
                     let (xa, xb) = blk.split_at_mut(m);
                     for ((xa, xb), &al) in xa.iter_mut().zip(xb).zip(al) {
-                        mix_forward(A::lanes(al), xa, xb, flip);
+                        mix::<F, W, R, STORE>(A::lanes(al), xa, xb, None, flip);
                     }
                 }
             }
@@ -176,7 +206,8 @@ pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: boo
                         &run,
                         #[inline(always)]
                         |j, xa, xb| {
-                            df[j] = mix_forward(A::lanes(al[j]), xa, xb, run.flip);
+                            let d = Some(&mut df[j]);
+                            mix::<F, W, R, STORE>(A::lanes(al[j]), xa, xb, d, run.flip);
                         },
                     );
                 } else {
@@ -185,7 +216,7 @@ pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: boo
                         &run,
                         #[inline(always)]
                         |j, xa, xb| {
-                            mix_forward(A::lanes(al[j]), xa, xb, run.flip);
+                            mix::<F, W, R, STORE>(A::lanes(al[j]), xa, xb, None, run.flip);
                         },
                     );
                 }
@@ -195,17 +226,36 @@ pub(crate) fn forward<F: Real, A: Alphas<F, W>, const W: usize, const STORE: boo
 }
 
 /// The transpose of [`forward`]: `pv` holds dL/dP rows on entry; adds
-/// (G_min − G_max)(p_a − p_b) per lane into `acc`. Needs the `diff` of a `STORE` forward over
-/// the same rows.
+/// (G_min − G_max)(p_a − p_b) per lane into `acc`, tile by tile. Needs the `diff` of a `STORE`
+/// forward over the same rows.
 #[inline(always)]
-pub(crate) fn backward<F: Real, A: Alphas<F, W>, S: Accumulator<F, W>, const W: usize>(
+pub(crate) fn backward<
+    F: Real,
+    A: Alphas<F, W>,
+    S: Accumulator<F, W>,
+    const W: usize,
+    const R: usize,
+>(
     topo: &Topology,
     rows: (usize, usize),
     alphas: &A,
-    pv: &mut [[F; W]],
-    diff: &[[F; W]],
+    pv: &mut [[[F; W]; R]],
+    diff: &[[[F; W]; R]],
     acc: &mut S,
 ) {
+    #[inline(always)]
+    fn mix<F: Real, S: Accumulator<F, W>, const W: usize, const R: usize>(
+        al: [F; W],
+        xa: &mut [[F; W]; R],
+        xb: &mut [[F; W]; R],
+        d: &[[F; W]; R],
+        ac: &mut S::Item,
+        flip: bool,
+    ) {
+        for r in 0..R {
+            S::add(ac, mix_backward(al, &mut xa[r], &mut xb[r], &d[r], flip));
+        }
+    }
     for layer in topo.layers().rev() {
         let range = layer.range(rows.0, rows.1);
         if let Some(bl) = layer.blocks(range) {
@@ -218,7 +268,7 @@ pub(crate) fn backward<F: Real, A: Alphas<F, W>, S: Accumulator<F, W>, const W: 
                 let flip = bl.flip(q);
                 let (xa, xb) = blk.split_at_mut(m);
                 for ((((xa, xb), &al), d), ac) in xa.iter_mut().zip(xb).zip(al).zip(df).zip(ac) {
-                    S::add(ac, mix_backward(A::lanes(al), xa, xb, d, flip));
+                    mix::<F, S, W, R>(A::lanes(al), xa, xb, d, ac, flip);
                 }
             }
             continue;
@@ -235,8 +285,7 @@ pub(crate) fn backward<F: Real, A: Alphas<F, W>, S: Accumulator<F, W>, const W: 
                     &run,
                     #[inline(always)]
                     |j, xa, xb| {
-                        let terms = mix_backward(A::lanes(al[j]), xa, xb, &df[j], run.flip);
-                        S::add(&mut ac[j], terms);
+                        mix::<F, S, W, R>(A::lanes(al[j]), xa, xb, &df[j], &mut ac[j], run.flip);
                     },
                 );
             },
@@ -244,11 +293,12 @@ pub(crate) fn backward<F: Real, A: Alphas<F, W>, S: Accumulator<F, W>, const W: 
     }
 }
 
-/// Writes lane k < rows of `pv` (n wires) to `out[k·stride..k·stride + n]`: P rows
+/// Writes lane k < rows of tile t of `pv` (n wires) to `out[k·stride..k·stride + n]`: P rows
 /// r0.. of one input (stride n), or P row i of W inputs (stride n²).
 #[inline(always)]
-pub(crate) fn store_rows<F: Real, const W: usize>(
-    pv: &[[F; W]],
+pub(crate) fn store_rows<F: Real, const W: usize, const R: usize>(
+    pv: &[[[F; W]; R]],
+    t: usize,
     out: &mut [F],
     n: usize,
     stride: usize,
@@ -257,7 +307,7 @@ pub(crate) fn store_rows<F: Real, const W: usize>(
     let full = if rows == W { n / W * W } else { 0 };
     // W×W blocks through a register-sized tile
     for w0 in (0..full).step_by(W) {
-        let blk: [[F; W]; W] = core::array::from_fn(|i| pv[w0 + i]);
+        let blk: [[F; W]; W] = core::array::from_fn(|i| pv[w0 + i][t]);
         for k in 0..W {
             let dst = &mut out[k * stride + w0..k * stride + w0 + W];
             for (i, d) in dst.iter_mut().enumerate() {
@@ -268,22 +318,26 @@ pub(crate) fn store_rows<F: Real, const W: usize>(
     for k in 0..rows {
         let dst = &mut out[k * stride + full..k * stride + n];
         for (o, p) in dst.iter_mut().zip(&pv[full..]) {
-            *o = p[k];
+            *o = p[t][k];
         }
     }
 }
 
-/// Loads `src[k·stride..k·stride + n]` into lane k < rows of `pv` (other lanes zero).
+/// Loads `src[k·stride..k·stride + n]` into lane k < rows of tile t of `pv` (other lanes
+/// zero).
 #[inline(always)]
-pub(crate) fn load_rows<F: Real, const W: usize>(
-    pv: &mut [[F; W]],
+pub(crate) fn load_rows<F: Real, const W: usize, const R: usize>(
+    pv: &mut [[[F; W]; R]],
+    t: usize,
     src: &[F],
     n: usize,
     stride: usize,
     rows: usize,
 ) {
     if rows < W {
-        pv.as_flattened_mut().fill(F::zero());
+        for p in pv[..n].iter_mut() {
+            p[t] = [F::zero(); W];
+        }
     }
     let full = if rows == W { n / W * W } else { 0 };
     for w0 in (0..full).step_by(W) {
@@ -292,13 +346,13 @@ pub(crate) fn load_rows<F: Real, const W: usize>(
             core::array::from_fn(|i| row[i])
         });
         for (i, p) in pv[w0..w0 + W].iter_mut().enumerate() {
-            *p = core::array::from_fn(|k| blk[k][i]);
+            p[t] = core::array::from_fn(|k| blk[k][i]);
         }
     }
     for k in 0..rows {
         let row = &src[k * stride + full..k * stride + n];
         for (p, &g) in pv[full..].iter_mut().zip(row) {
-            p[k] = g;
+            p[t][k] = g;
         }
     }
 }
