@@ -28,8 +28,34 @@ impl<F: Real> Sorter<F> {
     /// assert!((gx[0] - 1.0).abs() < 1e-12 && (gx[1] - 1.0).abs() < 1e-12);
     /// # Ok::<(), groco_core::Error>(())
     /// ```
-    #[inline(always)]
     pub fn try_backward(
+        &self,
+        x: &[F],
+        grad_sorted: &[F],
+        grad_perm: &[F],
+        grad_x: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<(), Error> {
+        self.try_backward_inlined(x, grad_sorted, grad_perm, grad_x, scratch)
+    }
+
+    /// [`Sorter::try_backward`], always inlined into its caller, so that it compiles for the
+    /// caller's target features: what a caller compiled for a wider vector ISA calls
+    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
+    /// [`Sorter::try_backward`], which is compiled once.
+    /// ```
+    /// use groco_core::{SortConfig, Sorter};
+    /// let s = Sorter::try_new(3, SortConfig::<f32>::default())?;
+    /// let mut scratch = vec![0.0; s.scratch_len()];
+    /// let (x, gs, gp) = ([3.0, 1.0, 2.0], [1.0, 0.0, -1.0], [0.5; 9]);
+    /// let [mut g, mut g2] = [[0.0; 3]; 2];
+    /// s.try_backward(&x, &gs, &gp, &mut g, &mut scratch)?;
+    /// s.try_backward_inlined(&x, &gs, &gp, &mut g2, &mut scratch)?;
+    /// assert_eq!(g, g2);
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_backward_inlined(
         &self,
         x: &[F],
         grad_sorted: &[F],

@@ -53,8 +53,33 @@ impl<F: Real> Sorter<F> {
     /// assert_eq!(&y[3..], &y1);
     /// # Ok::<(), groco_core::Error>(())
     /// ```
-    #[inline(always)]
     pub fn try_forward_batch(
+        &self,
+        x: &[F],
+        sorted: &mut [F],
+        perm: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<(), Error> {
+        self.try_forward_batch_inlined(x, sorted, perm, scratch)
+    }
+
+    /// [`Sorter::try_forward_batch`], always inlined into its caller, so that it compiles for the
+    /// caller's target features: what a caller compiled for a wider vector ISA calls
+    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
+    /// [`Sorter::try_forward_batch`], which is compiled once.
+    /// ```
+    /// use groco_core::{SortConfig, Sorter};
+    /// let s = Sorter::try_new(2, SortConfig::<f32>::default())?;
+    /// let mut scratch = vec![0.0; s.batch_scratch_len(2)];
+    /// let x = [3.0, 1.0, 0.0, 5.0];
+    /// let ([mut y, mut y2], [mut p, mut p2]) = ([[0.0; 4]; 2], [[0.0; 8]; 2]);
+    /// s.try_forward_batch(&x, &mut y, &mut p, &mut scratch)?;
+    /// s.try_forward_batch_inlined(&x, &mut y2, &mut p2, &mut scratch)?;
+    /// assert_eq!((y, p), (y2, p2));
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_forward_batch_inlined(
         &self,
         x: &[F],
         sorted: &mut [F],
@@ -93,8 +118,34 @@ impl<F: Real> Sorter<F> {
 
     /// [`Sorter::try_backward`] on B rows: `x`, `grad_sorted`, `grad_x` of B·n, `grad_perm` of
     /// B·n·n. Scratch: [`Sorter::batch_scratch_len`]`(B)`.
-    #[inline(always)]
     pub fn try_backward_batch(
+        &self,
+        x: &[F],
+        grad_sorted: &[F],
+        grad_perm: &[F],
+        grad_x: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<(), Error> {
+        self.try_backward_batch_inlined(x, grad_sorted, grad_perm, grad_x, scratch)
+    }
+
+    /// [`Sorter::try_backward_batch`], always inlined into its caller, so that it compiles for the
+    /// caller's target features: what a caller compiled for a wider vector ISA calls
+    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
+    /// [`Sorter::try_backward_batch`], which is compiled once.
+    /// ```
+    /// use groco_core::{SortConfig, Sorter};
+    /// let s = Sorter::try_new(2, SortConfig::<f32>::default())?;
+    /// let mut scratch = vec![0.0; s.batch_scratch_len(2)];
+    /// let (x, gs, gp) = ([3.0, 1.0, 0.0, 5.0], [1.0, 0.0, -1.0, 2.0], [0.5; 8]);
+    /// let [mut g, mut g2] = [[0.0; 4]; 2];
+    /// s.try_backward_batch(&x, &gs, &gp, &mut g, &mut scratch)?;
+    /// s.try_backward_batch_inlined(&x, &gs, &gp, &mut g2, &mut scratch)?;
+    /// assert_eq!(g, g2);
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_backward_batch_inlined(
         &self,
         x: &[F],
         grad_sorted: &[F],

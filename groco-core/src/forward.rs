@@ -51,8 +51,32 @@ impl<F: Real> Sorter<F> {
     /// }
     /// # Ok::<(), groco_core::Error>(())
     /// ```
-    #[inline(always)]
     pub fn try_forward(
+        &self,
+        x: &[F],
+        sorted: &mut [F],
+        perm: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<(), Error> {
+        self.try_forward_inlined(x, sorted, perm, scratch)
+    }
+
+    /// [`Sorter::try_forward`], always inlined into its caller, so that it compiles for the
+    /// caller's target features: what a caller compiled for a wider vector ISA calls
+    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
+    /// [`Sorter::try_forward`], which is compiled once.
+    /// ```
+    /// use groco_core::{SortConfig, Sorter};
+    /// let s = Sorter::try_new(3, SortConfig::<f32>::default())?;
+    /// let mut scratch = vec![0.0; s.scratch_len()];
+    /// let ([mut y, mut y2], [mut p, mut p2]) = ([[0.0; 3]; 2], [[0.0; 9]; 2]);
+    /// s.try_forward(&[3.0, 1.0, 2.0], &mut y, &mut p, &mut scratch)?;
+    /// s.try_forward_inlined(&[3.0, 1.0, 2.0], &mut y2, &mut p2, &mut scratch)?;
+    /// assert_eq!((y, p), (y2, p2));
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_forward_inlined(
         &self,
         x: &[F],
         sorted: &mut [F],

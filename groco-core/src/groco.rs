@@ -81,8 +81,30 @@ impl<F: Real> GrocoRowLoss<F> {
     }
 
     /// The loss alone (same scratch).
-    #[inline(always)]
     pub fn try_loss(
+        &self,
+        positives: &[F],
+        negatives: &[F],
+        scratch: &mut [F],
+    ) -> Result<F, Error> {
+        self.try_loss_inlined(positives, negatives, scratch)
+    }
+
+    /// [`GrocoRowLoss::try_loss`], always inlined into its caller, so that it compiles for the
+    /// caller's target features: what a caller compiled for a wider vector ISA calls
+    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
+    /// [`GrocoRowLoss::try_loss`], which is compiled once.
+    /// ```
+    /// use groco_core::{GrocoRowLoss, SortConfig};
+    /// let l = GrocoRowLoss::try_new(2, 5, 3, SortConfig::<f64>::default())?;
+    /// let (pos, neg) = ([0.9, 0.7], [0.1, 0.5, -0.2, 0.3, 0.0]);
+    /// let mut scratch = vec![0.0; l.scratch_len()];
+    /// let loss = l.try_loss_inlined(&pos, &neg, &mut scratch)?;
+    /// assert_eq!(loss, l.try_loss(&pos, &neg, &mut scratch)?);
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_loss_inlined(
         &self,
         positives: &[F],
         negatives: &[F],
@@ -106,8 +128,34 @@ impl<F: Real> GrocoRowLoss<F> {
     }
 
     /// The loss, with dloss/dpositives in `grad_pos` and dloss/dnegatives in `grad_neg`.
-    #[inline(always)]
     pub fn try_loss_and_grad(
+        &self,
+        positives: &[F],
+        negatives: &[F],
+        grad_pos: &mut [F],
+        grad_neg: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<F, Error> {
+        self.try_loss_and_grad_inlined(positives, negatives, grad_pos, grad_neg, scratch)
+    }
+
+    /// [`GrocoRowLoss::try_loss_and_grad`], always inlined into its caller, so that it compiles for the
+    /// caller's target features: what a caller compiled for a wider vector ISA calls
+    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
+    /// [`GrocoRowLoss::try_loss_and_grad`], which is compiled once.
+    /// ```
+    /// use groco_core::{GrocoRowLoss, SortConfig};
+    /// let l = GrocoRowLoss::try_new(2, 5, 3, SortConfig::<f64>::default())?;
+    /// let (pos, neg) = ([0.9, 0.7], [0.1, 0.5, -0.2, 0.3, 0.0]);
+    /// let mut scratch = vec![0.0; l.scratch_len()];
+    /// let ([mut gp, mut gp2], [mut gn, mut gn2]) = ([[0.0; 2]; 2], [[0.0; 5]; 2]);
+    /// let loss = l.try_loss_and_grad(&pos, &neg, &mut gp, &mut gn, &mut scratch)?;
+    /// let loss2 = l.try_loss_and_grad_inlined(&pos, &neg, &mut gp2, &mut gn2, &mut scratch)?;
+    /// assert_eq!((loss, gp, gn), (loss2, gp2, gn2));
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_loss_and_grad_inlined(
         &self,
         positives: &[F],
         negatives: &[F],

@@ -1,8 +1,9 @@
 //! groco-core: differentiable sorting networks (Petersen et al., ICML 2021 / ICLR 2022) with
 //! analytic Jacobians, exact to the `diffsort` 0.2.0 reference, and the GroCo row loss
 //! (Shvetsova et al., ICCV 2023). `no_std`, allocation-free, no unsafe, generic over the float.
-//! Its compute entry points are `#[inline(always)]` all the way down, so a caller can build them
-//! for a wider vector ISA (the `groco-dispatch` crate does, choosing AVX2 or AVX-512 at run time).
+//! Each compute entry point has an `*_inlined` twin that is `#[inline(always)]` all the way
+//! down, so a caller can build it for a wider vector ISA (the `groco-dispatch` crate does,
+//! choosing AVX2 or AVX-512 at run time); the plain entry points are compiled once.
 //!
 //! A relaxed sorting network replaces each comparator's (min, max) by
 //! (α·a + (1−α)·b, (1−α)·a + α·b) with α = f(steepness·(b − a)) for one of six sigmoids f

@@ -1,9 +1,11 @@
 //! groco-dispatch: runs groco-core's generic kernels compiled for the widest vector ISA the
 //! CPU has (AVX-512, else AVX2+FMA, else the portable build), chosen once at run time.
 //!
-//! groco-core stays `no_std` and free of `unsafe`: its hot paths are generic and
-//! `#[inline(always)]` down to the comparator kernels, so they compile into whatever function
-//! calls them. [`Dispatch::run`] calls a closure from a function built with
+//! groco-core stays `no_std` and free of `unsafe`: each entry point has an `*_inlined` twin
+//! (`Sorter::try_forward_batch_inlined`, `GrocoRowLoss::try_loss_and_grad_rows_inlined`, …)
+//! that is generic and `#[inline(always)]` down to the comparator kernels, so it compiles into
+//! whatever function calls it (the plain entry points are compiled once, for the build's own
+//! target features). [`Dispatch::run`] calls a closure from a function built with
 //! `#[target_feature(enable = ...)]`; the closure and the core code in it inline there and are
 //! vectorised for that ISA (16 f32 lanes per register with AVX-512, 8 with AVX2). The only
 //! `unsafe` is that one call per ISA (`x86.rs`), made after `is_x86_feature_detected!` said
@@ -21,7 +23,7 @@
 //! let x = [0.4, -1.0, 2.5, 0.1];
 //! let (mut y, mut p) = ([0.0; 4], [0.0; 16]);
 //! let mut scratch = vec![0.0; s.batch_scratch_len(1)];
-//! isa.run(|| s.try_forward_batch(&x, &mut y, &mut p, &mut scratch))?;
+//! isa.run(|| s.try_forward_batch_inlined(&x, &mut y, &mut p, &mut scratch))?;
 //! assert!(y[0] < y[3]);
 //! # Ok::<(), groco_core::Error>(())
 //! ```

@@ -22,8 +22,8 @@ fn sort_outputs<F: Real>(d: Dispatch, s: &Sorter<F>, x: &[F], gs: &[F], gp: &[F]
     d.run(
         #[inline(always)]
         || {
-            s.try_forward_batch(x, &mut y, &mut p, &mut scratch)?;
-            s.try_backward_batch(x, gs, gp, &mut gx, &mut scratch)
+            s.try_forward_batch_inlined(x, &mut y, &mut p, &mut scratch)?;
+            s.try_backward_batch_inlined(x, gs, gp, &mut gx, &mut scratch)
         },
     )
     .expect("batched calls");
@@ -38,8 +38,8 @@ fn sort_outputs<F: Real>(d: Dispatch, s: &Sorter<F>, x: &[F], gs: &[F], gp: &[F]
         d.run(
             #[inline(always)]
             || {
-                s.try_forward(&x[r.clone()], &mut y1, &mut p1, &mut scratch)?;
-                s.try_backward(
+                s.try_forward_inlined(&x[r.clone()], &mut y1, &mut p1, &mut scratch)?;
+                s.try_backward_inlined(
                     &x[r.clone()],
                     &gs[r.clone()],
                     &gp[q.clone()],
@@ -107,13 +107,13 @@ fn row_loss_outputs<F: Real>(d: Dispatch, l: &GrocoRowLoss<F>, pos: &[F], neg: &
     let loss = d
         .run(
             #[inline(always)]
-            || l.try_loss_and_grad(pos, neg, &mut gp, &mut gn, &mut scratch),
+            || l.try_loss_and_grad_inlined(pos, neg, &mut gp, &mut gn, &mut scratch),
         )
         .expect("row loss");
     let loss_only = d
         .run(
             #[inline(always)]
-            || l.try_loss(pos, neg, &mut scratch),
+            || l.try_loss_inlined(pos, neg, &mut scratch),
         )
         .expect("row loss");
     [vec![loss, loss_only], gp, gn]

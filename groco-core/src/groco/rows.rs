@@ -40,8 +40,38 @@ impl<F: Real> GrocoRowLoss<F> {
     /// assert_eq!((losses[1], gp[1], &gn[3..]), (loss1, gp1[0], &gn1[..]));
     /// # Ok::<(), groco_core::Error>(())
     /// ```
-    #[inline(always)]
     pub fn try_loss_and_grad_rows(
+        &self,
+        positives: &[F],
+        negatives: &[F],
+        grad_pos: &mut [F],
+        grad_neg: &mut [F],
+        losses: &mut [F],
+        scratch: &mut [F],
+    ) -> Result<(), Error> {
+        self.try_loss_and_grad_rows_inlined(
+            positives, negatives, grad_pos, grad_neg, losses, scratch,
+        )
+    }
+
+    /// [`GrocoRowLoss::try_loss_and_grad_rows`], always inlined into its caller, so that it compiles for the
+    /// caller's target features: what a caller compiled for a wider vector ISA calls
+    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
+    /// [`GrocoRowLoss::try_loss_and_grad_rows`], which is compiled once.
+    /// ```
+    /// use groco_core::{GrocoRowLoss, SortConfig};
+    /// let l = GrocoRowLoss::try_new(1, 3, 2, SortConfig::<f64>::default())?;
+    /// let (pos, neg) = ([0.9, 0.8], [0.1, 0.5, -0.2, 0.3, 0.0, 0.2]); // 2 rows
+    /// let mut scratch = vec![0.0; l.rows_scratch_len()];
+    /// let ([mut gp, mut gp2], [mut gn, mut gn2]) = ([[0.0; 2]; 2], [[0.0; 6]; 2]);
+    /// let [mut ls, mut ls2] = [[0.0; 2]; 2];
+    /// l.try_loss_and_grad_rows(&pos, &neg, &mut gp, &mut gn, &mut ls, &mut scratch)?;
+    /// l.try_loss_and_grad_rows_inlined(&pos, &neg, &mut gp2, &mut gn2, &mut ls2, &mut scratch)?;
+    /// assert_eq!((ls, gp, gn), (ls2, gp2, gn2));
+    /// # Ok::<(), groco_core::Error>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_loss_and_grad_rows_inlined(
         &self,
         positives: &[F],
         negatives: &[F],

@@ -178,13 +178,13 @@ impl<F: LossFloat> AnchorRun<'_, F> {
                                         (&pos[i * np..(i + 1) * np], &neg[i * k..(i + 1) * k]);
                                     *l = self
                                         .rl
-                                        .try_loss(pr, nr, core_sc)
+                                        .try_loss_inlined(pr, nr, core_sc)
                                         .map_err(core_error(OP))?;
                                 }
                                 return Ok(());
                             }
                             self.rl
-                                .try_loss_and_grad_rows(pos, neg, gp, gn, loss, core_sc)
+                                .try_loss_and_grad_rows_inlined(pos, neg, gp, gn, loss, core_sc)
                                 .map_err(core_error(OP))?;
                             let Some(dzg) = dzg else { return Ok(()) };
                             gp.iter_mut()

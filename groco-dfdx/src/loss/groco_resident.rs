@@ -147,11 +147,11 @@ impl<F: LossFloat> HostRows<'_, F> {
                         total += match g.as_deref_mut() {
                             Some(g) => {
                                 let (gn, gp) = g[at..at + wv].split_at_mut(k);
-                                let l = rl.try_loss_and_grad(pos, neg, gp, gn, sc);
+                                let l = rl.try_loss_and_grad_inlined(pos, neg, gp, gn, sc);
                                 gn.iter_mut().chain(gp.iter_mut()).for_each(|x| *x *= scale);
                                 l
                             }
-                            None => rl.try_loss(pos, neg, sc),
+                            None => rl.try_loss_inlined(pos, neg, sc),
                         }
                         .map_err(|e| similarity_error(e, r, v))?;
                         at += wv;
