@@ -76,8 +76,12 @@ impl<F: LossFloat> SymGram<F> {
     pub fn row(&self, r: usize, out: &mut [F]) {
         let (s, own) = self.own(r);
         out[s..].copy_from_slice(own);
-        for (c, o) in out[..s].iter_mut().enumerate() {
-            *o = self.cross(c, r, 1)[0];
+        // columns left of the panel: one strided column of each earlier panel
+        for (q, &off) in self.offsets[..r / PANEL].iter().enumerate() {
+            let (sq, wq) = (q * PANEL, self.n - q * PANEL);
+            for (i, o) in out[sq..sq + PANEL].iter_mut().enumerate() {
+                *o = self.data[off + i * wq + r - sq];
+            }
         }
     }
 
