@@ -87,7 +87,10 @@ impl<E> ScratchPool<E> {
 /// ```
 #[derive(Debug)]
 pub struct Scratch<E: ScratchElement> {
+    /// Every element initialised (a pooled buffer keeps the length it reached, so taking it
+    /// again writes nothing); the buffer is its first `len`.
     buf: Vec<E>,
+    len: usize,
 }
 
 impl<E: ScratchElement> Scratch<E> {
@@ -107,15 +110,16 @@ impl<E: ScratchElement> Scratch<E> {
                 None => Vec::with_capacity(len),
             }
         };
-        buf.resize(len, E::default());
-        buf.truncate(len);
-        Scratch { buf }
+        if buf.len() < len {
+            buf.resize(len, E::default());
+        }
+        Scratch { buf, len }
     }
 
     /// A buffer of `len` zeros.
     pub fn zeroed(len: usize) -> Self {
         let mut s = Self::take(len);
-        s.buf.fill(E::default());
+        s.fill(E::default());
         s
     }
 }
@@ -144,13 +148,13 @@ impl<E: ScratchElement> Drop for Scratch<E> {
 impl<E: ScratchElement> Deref for Scratch<E> {
     type Target = [E];
     fn deref(&self) -> &[E] {
-        &self.buf
+        &self.buf[..self.len]
     }
 }
 
 impl<E: ScratchElement> DerefMut for Scratch<E> {
     fn deref_mut(&mut self) -> &mut [E] {
-        &mut self.buf
+        &mut self.buf[..self.len]
     }
 }
 

@@ -141,18 +141,27 @@ impl<E: LayerFloat> BnState<E> {
         dx: &mut [E],
         accumulate: bool,
     ) -> Vec<(E, E)> {
-        let (n, relu) = (self.n, self.relu);
         assert!(x.len() == gout.len() && x.len() == dx.len());
-        let masked = |a: E, s: E, xv: E, gv: E| {
-            if !relu || a * xv + s > E::zero() {
-                gv
-            } else {
-                E::zero()
-            }
+        // the ReLU is a type parameter, so both passes are branch-free and vectorise
+        let sums = if self.relu {
+            self.sums::<true>(x, gout)
+        } else {
+            self.sums::<false>(x, gout)
         };
-        let sums: Vec<(E, E)> = x
-            .par_chunks(n)
-            .zip(gout.par_chunks(n))
+        match (self.relu, accumulate) {
+            (true, true) => self.input_grad::<true, true>(x, gout, dx, &sums),
+            (true, false) => self.input_grad::<true, false>(x, gout, dx, &sums),
+            (false, true) => self.input_grad::<false, true>(x, gout, dx, &sums),
+            (false, false) => self.input_grad::<false, false>(x, gout, dx, &sums),
+        }
+        sums
+    }
+
+    /// Per channel `(dβ, dγ) = (Σ g, Σ g x̂)`, summed in `LANES` accumulators per 4096-value
+    /// block and the blocks in f64.
+    fn sums<const RELU: bool>(&self, x: &[E], gout: &[E]) -> Vec<(E, E)> {
+        x.par_chunks(self.n)
+            .zip(gout.par_chunks(self.n))
             .zip(&self.coef)
             .zip(&self.means)
             .map(|(((xr, gr), &(a, s, inv)), &mu)| {
@@ -162,13 +171,13 @@ impl<E: LayerFloat> BnState<E> {
                     let (mut xi, mut gi) = (xb.chunks_exact(LANES), gb.chunks_exact(LANES));
                     for (xc, gc) in (&mut xi).zip(&mut gi) {
                         for l in 0..LANES {
-                            let gm = masked(a, s, xc[l], gc[l]);
+                            let gm = gate::<E, RELU>(a, s, xc[l], gc[l]);
                             db[l] += gm;
                             dg[l] += gm * (xc[l] - mu);
                         }
                     }
                     for (&xv, &gv) in xi.remainder().iter().zip(gi.remainder()) {
-                        let gm = masked(a, s, xv, gv);
+                        let gm = gate::<E, RELU>(a, s, xv, gv);
                         db[0] += gm;
                         dg[0] += gm * (xv - mu);
                     }
@@ -188,7 +197,18 @@ impl<E: LayerFloat> BnState<E> {
                     E::from_f64(sg).unwrap_or_else(E::nan) * inv,
                 )
             })
-            .collect();
+            .collect()
+    }
+
+    /// `dx (+)= γ inv (g - dβ/N - x̂ dγ/N)` with `x̂ = (x - μ) inv`, channel by channel.
+    fn input_grad<const RELU: bool, const ACCUMULATE: bool>(
+        &self,
+        x: &[E],
+        gout: &[E],
+        dx: &mut [E],
+        sums: &[(E, E)],
+    ) {
+        let n = self.n;
         let nf = E::from_usize(n).unwrap_or_else(E::one);
         dx.par_chunks_mut(n)
             .zip(x.par_chunks(n))
@@ -197,26 +217,29 @@ impl<E: LayerFloat> BnState<E> {
                 self.coef
                     .par_iter()
                     .zip(&self.means)
-                    .zip(&sums)
+                    .zip(sums)
                     .zip(&self.gammas),
             )
             .for_each(
                 |(((dr, xr), gr), (((&(a, s, inv), &mu), &(dbeta, dgamma)), &gamma))| {
-                    // dx = γ inv (g - dβ/N - x̂ dγ/N),  x̂ = (x - μ) inv
                     let (k, c0, c1) = (gamma * inv, dbeta / nf, dgamma / nf * inv);
-                    let iter = dr.iter_mut().zip(xr).zip(gr);
-                    if accumulate {
-                        iter.for_each(|((d, &xv), &gv)| {
-                            *d += k * (masked(a, s, xv, gv) - c0 - (xv - mu) * c1)
-                        });
-                    } else {
-                        iter.for_each(|((d, &xv), &gv)| {
-                            *d = k * (masked(a, s, xv, gv) - c0 - (xv - mu) * c1)
-                        });
+                    for ((d, &xv), &gv) in dr.iter_mut().zip(xr).zip(gr) {
+                        let v = k * (gate::<E, RELU>(a, s, xv, gv) - c0 - (xv - mu) * c1);
+                        *d = if ACCUMULATE { *d + v } else { v };
                     }
                 },
             );
-        sums
+    }
+}
+
+/// The output gradient `g` passed back through the ReLU of `y = a x + s` (where `y > 0`), or
+/// as it is without one; a select, not a branch.
+#[inline(always)]
+fn gate<E: LayerFloat, const RELU: bool>(a: E, s: E, x: E, g: E) -> E {
+    if !RELU || a * x + s > E::zero() {
+        g
+    } else {
+        E::zero()
     }
 }
 

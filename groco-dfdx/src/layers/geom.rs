@@ -55,6 +55,17 @@ impl Window {
             .filter(|&i| i < size)
     }
 
+    /// The output row (or column) whose tap `k` reads input row `i`, if any of the `out`
+    /// output rows does: the inverse of [`Window::source`].
+    #[inline]
+    pub fn output(&self, i: usize, k: usize, out: usize) -> Option<usize> {
+        (i + self.padding)
+            .checked_sub(k)
+            .filter(|t| t % self.stride == 0)
+            .map(|t| t / self.stride)
+            .filter(|&o| o < out)
+    }
+
     /// The range of output rows whose tap `k` reads inside an input of `size` rows, for `out`
     /// output rows.
     #[inline]

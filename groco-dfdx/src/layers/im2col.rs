@@ -56,7 +56,9 @@ pub fn im2col<E: LayerFloat>(x: &[E], col: &mut [E], g: &ConvGeom) {
 }
 
 /// Adds the columns of `col` back onto the input pixels they were read from: `gx += col2im(col)`
-/// (the adjoint of [`im2col`]). Parallel over input channels.
+/// (the adjoint of [`im2col`]). Parallel over input channels; within a channel, each input row
+/// takes all its taps' contributions while it is in cache (in tap order, as a pass per tap
+/// would add them).
 pub fn col2im_add<E: LayerFloat>(col: &[E], gx: &mut [E], g: &ConvGeom) {
     let (d, win, taps, n) = (g.input, g.window, g.taps(), g.cols());
     assert_eq!(gx.len(), d.len());
@@ -67,32 +69,34 @@ pub fn col2im_add<E: LayerFloat>(col: &[E], gx: &mut [E], g: &ConvGeom) {
     let (hwb, wb, b) = (d.h * d.w * d.b, d.w * d.b, d.b);
     let owb = g.ow * b;
     gx.par_chunks_mut(hwb).enumerate().for_each(|(c, gxc)| {
-        for t in 0..taps {
-            let (ki, kj) = (t / win.kernel, t % win.kernel);
-            let row = &col[(c * taps + t) * n..(c * taps + t + 1) * n];
-            let cols = win.valid_outputs(kj, d.w, g.ow);
-            if cols.is_empty() {
-                continue;
-            }
-            let ix0 = cols.start * win.stride + kj - win.padding;
-            for (oy, in_row) in row.chunks_exact(owb).enumerate() {
-                let Some(iy) = win.source(oy, ki, d.h) else {
+        let rows = &col[c * taps * n..(c + 1) * taps * n];
+        for (iy, dst_row) in gxc.chunks_exact_mut(wb).enumerate() {
+            for ki in 0..win.kernel {
+                let Some(oy) = win.output(iy, ki, g.oh) else {
                     continue;
                 };
-                let dst_row = &mut gxc[iy * wb..(iy + 1) * wb];
-                if win.stride == 1 {
-                    let len = cols.len() * b;
-                    add_assign(
-                        &mut dst_row[ix0 * b..ix0 * b + len],
-                        &in_row[cols.start * b..cols.end * b],
-                    );
-                } else {
-                    for (i, ox) in cols.clone().enumerate() {
-                        let ix = ix0 + i * win.stride;
+                for kj in 0..win.kernel {
+                    let cols = win.valid_outputs(kj, d.w, g.ow);
+                    if cols.is_empty() {
+                        continue;
+                    }
+                    let row = &rows[(ki * win.kernel + kj) * n..][..n];
+                    let in_row = &row[oy * owb..(oy + 1) * owb];
+                    let ix0 = cols.start * win.stride + kj - win.padding;
+                    if win.stride == 1 {
+                        let len = cols.len() * b;
                         add_assign(
-                            &mut dst_row[ix * b..(ix + 1) * b],
-                            &in_row[ox * b..(ox + 1) * b],
+                            &mut dst_row[ix0 * b..ix0 * b + len],
+                            &in_row[cols.start * b..cols.end * b],
                         );
+                    } else {
+                        for (i, ox) in cols.clone().enumerate() {
+                            let ix = ix0 + i * win.stride;
+                            add_assign(
+                                &mut dst_row[ix * b..(ix + 1) * b],
+                                &in_row[ox * b..(ox + 1) * b],
+                            );
+                        }
                     }
                 }
             }
