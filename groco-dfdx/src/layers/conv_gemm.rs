@@ -4,11 +4,13 @@
 //! Per group `g` (`O/G` output channels, `kr = C/G·K·K` im2col rows, `n = OH·OW·B` columns):
 //! - forward: `out_g = W_g · col_g (+ b)`, with `col = im2col(x)` (or `x` itself for a 1×1,
 //!   stride-1, unpadded window);
-//! - backward, from `dout = dL/dout`: `dW_g = dout_g · col_gᵀ`, `db = Σ dout` over columns,
+//! - backward, from `dout = dL/dout`: `dW_g = dout_g · col_gᵀ` (as `(col_g · dout_gᵀ)ᵀ` when
+//!   `kr > O/G`), `db = Σ dout` over columns,
 //!   `dcol_g = W_gᵀ · dout_g` and `dx += col2im(dcol)` (or `dx += dcol` for the 1×1 case).
 
 use super::geom::ConvGeom;
 use super::im2col::{col2im_add, im2col};
+use super::layout::transpose_into;
 use crate::host::gemm::{add_assign, gemm, MatRef};
 use crate::host::{LayerFloat, Scratch};
 
@@ -71,13 +73,21 @@ pub(crate) fn backward_gemm<E: LayerFloat>(
 ) -> ParamGrads<E> {
     let (n, kr, og) = (g.cols(), g.group_rows(), g.out_channels / g.groups);
     let mut dw = Scratch::<E>::take(g.weight_len());
+    let mut dwt = Scratch::<E>::take(if kr > og { og * kr } else { 0 });
     for gi in 0..g.groups {
-        gemm(
-            &mut dw[gi * og * kr..(gi + 1) * og * kr],
-            MatRef::row_major(&dout[gi * og * n..(gi + 1) * og * n], og, n),
-            MatRef::row_major(&col[gi * kr * n..(gi + 1) * kr * n], kr, n).t(),
-            false,
-        );
+        let dout_g = MatRef::row_major(&dout[gi * og * n..(gi + 1) * og * n], og, n);
+        let col_g = MatRef::row_major(&col[gi * kr * n..(gi + 1) * kr * n], kr, n);
+        let dw_g = &mut dw[gi * og * kr..(gi + 1) * og * kr];
+        // Both operands run along the n columns, so the gemm crate gathers one of them across
+        // rows into its packed layout, element by element: the one it puts on the left of its
+        // column-major product. Ask for the product whose left operand is the smaller matrix
+        // (dout when kr > og: dWᵀ = col · doutᵀ), and transpose the small result.
+        if kr > og {
+            gemm(&mut dwt, col_g, dout_g.t(), false);
+            transpose_into(&dwt, dw_g, kr);
+        } else {
+            gemm(dw_g, dout_g, col_g.t(), false);
+        }
     }
     let db = bias.then(|| {
         let mut db = Scratch::<E>::zeroed(g.out_channels);

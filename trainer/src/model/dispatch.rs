@@ -114,7 +114,14 @@ pub fn try_dispatch<T: NetTask>(
     task: T,
 ) -> Result<T::Output> {
     match try_resolve_device(device)?.kind {
-        Concrete::Cpu => with_net(Cpu::seed_from_u64(seed), encoder, channels, task),
+        Concrete::Cpu => {
+            let dev = Cpu::seed_from_u64(seed);
+            // dfdx's allocation cache: a step's tensors come back in the same sizes every step,
+            // so they are reused instead of fresh zeroed allocations that page-fault (no code
+            // on the training path hands dfdx a fresh `Vec`; see groco-dfdx's crate docs).
+            dev.enable_cache();
+            with_net(dev, encoder, channels, task)
+        }
         #[cfg(feature = "cuda")]
         Concrete::Cuda(ordinal) => {
             // cudarc 0.9 unwraps some driver calls while dfdx builds the device; `try_open_cuda`
