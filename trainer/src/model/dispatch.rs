@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use dfdx::prelude::*;
+use groco_dfdx::path::{cpu_path, CpuPath};
 use groco_dfdx::probe::{cuda_probe, CudaInfo, NoCuda};
 
 use super::device::TrainDevice;
@@ -116,10 +117,14 @@ pub fn try_dispatch<T: NetTask>(
     match try_resolve_device(device)?.kind {
         Concrete::Cpu => {
             let dev = Cpu::seed_from_u64(seed);
-            // dfdx's allocation cache: a step's tensors come back in the same sizes every step,
-            // so they are reused instead of fresh zeroed allocations that page-fault (no code
-            // on the training path hands dfdx a fresh `Vec`; see groco-dfdx's crate docs).
-            dev.enable_cache();
+            // dfdx's allocation cache on the host kernels' path: a step's tensors come back in
+            // the same sizes every step, so they are reused instead of fresh zeroed allocations
+            // that page-fault (no code on that path hands dfdx a fresh `Vec`; see groco-dfdx's
+            // crate docs). The composed path keeps it off: its many intermediates of one-off
+            // sizes would stay cached, and its peak heap is what `--cpu-path composed` measures.
+            if cpu_path() == CpuPath::Native {
+                dev.enable_cache();
+            }
             with_net(dev, encoder, channels, task)
         }
         #[cfg(feature = "cuda")]
