@@ -1,14 +1,15 @@
-//! The 2-D convolution ops: [`try_conv2d`], [`try_conv2d_no_input_grad`] and the fused
-//! [`try_conv2d_batch_norm_train`]; the layers that run them are in `conv2d_layer.rs`.
+//! The 2-D convolution ops: [`try_conv2d`], [`try_conv2d_no_input_grad`], the fused
+//! [`try_conv2d_batch_norm_train`] and its chained form [`try_chain_conv_bn`]; the layers that run them are in `conv2d_layer.rs`.
 //!
 //! `out[o, y, x, b] = bias[o] + Σ_{c in group(o), ki, kj} w[o, c, ki, kj] · x[c, y*S + ki - P,
 //! x*S + kj - P, b]` with zero padding; the weight has PyTorch's shape `(O, C/G, K, K)`.
 
 use dfdx::prelude::*;
 
+use super::chain::ConvBnChain;
 use super::device::LayerDevice;
 use super::geom::{ConvGeom, Window};
-use super::layout::{try_dims, Activation};
+use super::layout::{try_dims, Activation, Dims};
 use super::params::{BnParams, Weight4};
 use crate::host::LayerFloat;
 use crate::Error;
@@ -59,19 +60,18 @@ fn conv2d_checked<E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>>(
     groups: usize,
     input_grad: bool,
 ) -> Result<Activation<E, D, T>, Error> {
-    let g = check_conv(&x, weight, bias, window, groups)?;
+    let g = check_conv(try_dims("conv2d", &x)?, weight, bias, window, groups)?;
     D::conv2d(x, weight, bias, &g, input_grad)
 }
 
-fn check_conv<E: LayerFloat, D: LayerDevice<E>, T>(
-    x: &Activation<E, D, T>,
+fn check_conv<E: LayerFloat, D: LayerDevice<E>>(
+    input: Dims,
     weight: &Weight4<E, D>,
     bias: Option<&Tensor<(usize,), E, D>>,
     window: Window,
     groups: usize,
 ) -> Result<ConvGeom, Error> {
     const OP: &str = "conv2d";
-    let input = try_dims(OP, x)?;
     let (o, ig, kh, kw) = *weight.shape();
     let g = ConvGeom::try_new(input, o, window, groups)?;
     if (ig, kh, kw) != (input.c / groups, window.kernel, window.kernel) {
@@ -119,7 +119,48 @@ pub fn try_conv2d_batch_norm_train<
     relu: bool,
     input_grad: bool,
 ) -> Result<Activation<E, D, T>, Error> {
-    let g = check_conv(&x, weight, bias, window, groups)?;
+    let g = check_conv_bn::<C, E, D>(try_dims("conv2d", &x)?, weight, bias, window, groups)?;
+    D::conv_bn_train(x, (weight, bias), &g, input_grad, bn, relu)
+}
+
+impl<E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>> ConvBnChain<E, D, T> {
+    /// A chain starting at `x` (`(C, H, W, B)`, not empty).
+    pub fn try_new(x: Activation<E, D, T>) -> Result<Self, Error> {
+        try_dims("conv_bn_chain", &x)?;
+        D::chain_start(x)
+    }
+
+    /// The chain's current activation, as a tensor on the tape.
+    pub fn try_finish(self) -> Result<Activation<E, D, T>, Error> {
+        D::chain_finish(self)
+    }
+}
+
+/// [`try_conv2d_batch_norm_train`] as one more block of `chain` (see [`ConvBnChain`]).
+#[allow(clippy::too_many_arguments)]
+pub fn try_chain_conv_bn<const C: usize, E: LayerFloat, D: LayerDevice<E>, T: Tape<E, D>>(
+    chain: ConvBnChain<E, D, T>,
+    weight: &Weight4<E, D>,
+    bias: Option<&Tensor<(usize,), E, D>>,
+    window: Window,
+    groups: usize,
+    bn: BnParams<'_, C, E, D>,
+    relu: bool,
+    input_grad: bool,
+) -> Result<ConvBnChain<E, D, T>, Error> {
+    let g = check_conv_bn::<C, E, D>(chain.dims(), weight, bias, window, groups)?;
+    D::chain_conv_bn(chain, (weight, bias), &g, input_grad, bn, relu)
+}
+
+/// The checks of a convolution followed by a train-mode batch norm over `C` channels.
+fn check_conv_bn<const C: usize, E: LayerFloat, D: LayerDevice<E>>(
+    input: Dims,
+    weight: &Weight4<E, D>,
+    bias: Option<&Tensor<(usize,), E, D>>,
+    window: Window,
+    groups: usize,
+) -> Result<ConvGeom, Error> {
+    let g = check_conv(input, weight, bias, window, groups)?;
     if C != g.out_channels {
         return Err(Error::shape(
             "conv2d_batch_norm",
@@ -134,5 +175,5 @@ pub fn try_conv2d_batch_norm_train<
             "1",
         ));
     }
-    D::conv_bn_train(x, (weight, bias), &g, input_grad, bn, relu)
+    Ok(g)
 }

@@ -6,7 +6,10 @@ use dfdx::prelude::*;
 use rand_distr::Uniform;
 
 use super::batch_norm::BatchNormAct2d;
-use super::conv2d::{try_conv2d, try_conv2d_batch_norm_train, try_conv2d_no_input_grad};
+use super::chain::ConvBnChain;
+use super::conv2d::{
+    try_chain_conv_bn, try_conv2d, try_conv2d_batch_norm_train, try_conv2d_no_input_grad,
+};
 use super::device::LayerDevice;
 use super::geom::{ConvGeom, Window};
 use super::layout::{try_dims, Activation, Dims};
@@ -79,6 +82,36 @@ macro_rules! conv_common {
                 let b = self.bias_param();
                 try_conv2d_batch_norm_train(
                     x,
+                    &w,
+                    b.as_ref(),
+                    Self::WINDOW,
+                    G,
+                    bn.params(),
+                    RELU,
+                    input_grad,
+                )
+            }
+
+            /// [`Self::try_forward_bn_train`] as one more block of `chain` (see
+            /// [`ConvBnChain`]).
+            pub fn try_chain_bn_train<const RELU: bool, T: Tape<E, D>>(
+                &self,
+                bn: &mut BatchNormAct2d<O, RELU, E, D>,
+                chain: ConvBnChain<E, D, T>,
+                input_grad: bool,
+            ) -> Result<ConvBnChain<E, D, T>, Error>
+            where
+                E: LayerFloat,
+                D: LayerDevice<E>,
+            {
+                Self::try_output_dims(chain.dims())?;
+                let w = self
+                    .weight
+                    .clone()
+                    .realize::<(usize, usize, usize, usize)>();
+                let b = self.bias_param();
+                try_chain_conv_bn(
+                    chain,
                     &w,
                     b.as_ref(),
                     Self::WINDOW,

@@ -9,7 +9,7 @@
 //!   `dcol_g = W_gᵀ · dout_g` and `dx += col2im(dcol)` (or `dx += dcol` for the 1×1 case).
 
 use super::geom::ConvGeom;
-use super::im2col::{col2im_add, im2col};
+use super::im2col::{col2im, col2im_add, im2col};
 use super::layout::transpose_into;
 use crate::host::gemm::{add_assign, gemm, MatRef};
 use crate::host::{LayerFloat, Scratch};
@@ -105,6 +105,17 @@ pub(crate) fn backward_gemm<E: LayerFloat>(
         );
     }
     ParamGrads { dw, db }
+}
+
+/// `col2im(dcol)`, the input's gradient as a new buffer (`dcol` itself when the window is the
+/// identity).
+pub(crate) fn input_grad_of<E: LayerFloat>(dcol: Scratch<E>, g: &ConvGeom) -> Scratch<E> {
+    if identity(g) {
+        return dcol;
+    }
+    let mut gx = Scratch::take(g.input.len());
+    col2im(&dcol, &mut gx, g);
+    gx
 }
 
 /// `gx += col2im(dcol)`, or `gx += dcol` when the window is the identity.

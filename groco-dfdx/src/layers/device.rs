@@ -5,7 +5,9 @@
 
 use dfdx::prelude::*;
 
+use super::chain::ConvBnChain;
 use super::composed;
+use super::conv_bn_cpu::FusedBn;
 use super::geom::{ConvGeom, PoolGeom};
 use super::layout::Activation;
 use super::params::{BnParams, ConvParams, Weight4};
@@ -46,6 +48,35 @@ pub trait LayerDevice<E: LayerFloat>: Device<E> + ZerosTensor<usize> + CopySlice
         Self::batch_norm_train(z, bn, relu)
     }
 
+    /// Starts a [`ConvBnChain`] at `x` (checked not empty); by default a chain of separate ops.
+    fn chain_start<T: Tape<E, Self>>(
+        x: Activation<E, Self, T>,
+    ) -> Result<ConvBnChain<E, Self, T>, Error> {
+        Ok(ConvBnChain::layers(x))
+    }
+
+    /// One more block on a chain (shapes checked by the caller); by default
+    /// [`LayerDevice::conv_bn_train`] on the chain's activation.
+    fn chain_conv_bn<const C: usize, T: Tape<E, Self>>(
+        chain: ConvBnChain<E, Self, T>,
+        conv: ConvParams<'_, E, Self>,
+        g: &ConvGeom,
+        input_grad: bool,
+        bn: BnParams<'_, C, E, Self>,
+        relu: bool,
+    ) -> Result<ConvBnChain<E, Self, T>, Error> {
+        let x = chain.try_into_layers()?;
+        let y = Self::conv_bn_train(x, conv, g, input_grad, bn, relu)?;
+        Ok(ConvBnChain::layers(y))
+    }
+
+    /// A chain's activation; by default the one it holds.
+    fn chain_finish<T: Tape<E, Self>>(
+        chain: ConvBnChain<E, Self, T>,
+    ) -> Result<Activation<E, Self, T>, Error> {
+        chain.try_into_layers()
+    }
+
     /// Max or average pooling.
     fn pool2d<T: Tape<E, Self>>(
         x: Activation<E, Self, T>,
@@ -82,6 +113,31 @@ where
         epsilon: p.epsilon,
         momentum: p.momentum,
     }
+}
+
+/// Runs `f` with the fused kernel's batch norm half of `p` (host values, running statistics
+/// as host copies), then stores the running statistics `f` updated, if it succeeded.
+fn with_fused_bn<const C: usize, E: LayerFloat, R>(
+    p: BnParams<'_, C, E, Cpu>,
+    relu: bool,
+    f: impl FnOnce(FusedBn<'_, E, Rank1<C>, Rank1<C>>) -> Result<R, Error>,
+) -> Result<R, Error>
+where
+    Cpu: Device<E>,
+{
+    let host = host_params(&p);
+    let (mut rm, mut rv) = (p.running_mean.as_vec(), p.running_var.as_vec());
+    let bn = FusedBn {
+        scale: p.scale,
+        bias: p.bias,
+        host,
+        running: (&mut rm, &mut rv),
+        relu,
+    };
+    let out = f(bn)?;
+    p.running_mean.copy_from(&rm);
+    p.running_var.copy_from(&rv);
+    Ok(out)
 }
 
 /// Whether `Cpu` runs the device-generic code on this thread.
@@ -133,13 +189,38 @@ impl LayerDevice<$e> for Cpu {
         if composed_path() {
             return super::recompute::conv_bn_recompute(x, conv, g, p, relu);
         }
-        let host = host_params(&p);
-        let (mut rm, mut rv) = (p.running_mean.as_vec(), p.running_var.as_vec());
-        let bn = super::conv_bn_cpu::FusedBn { scale: p.scale, bias: p.bias, host, running: (&mut rm, &mut rv), relu };
-        let y = super::conv_bn_cpu::conv_bn_train(x, conv, g, input_grad, bn)?;
-        p.running_mean.copy_from(&rm);
-        p.running_var.copy_from(&rv);
-        Ok(y)
+        with_fused_bn(p, relu, |bn| super::conv_bn_cpu::conv_bn_train(x, conv, g, input_grad, bn))
+    }
+
+    fn chain_start<T: Tape<$e, Self>>(x: Activation<$e, Self, T>) -> Result<ConvBnChain<$e, Self, T>, Error> {
+        if composed_path() {
+            return Ok(ConvBnChain::layers(x));
+        }
+        super::chain::host_start(x)
+    }
+
+    fn chain_conv_bn<const C: usize, T: Tape<$e, Self>>(
+        chain: ConvBnChain<$e, Self, T>,
+        conv: ConvParams<'_, $e, Self>,
+        g: &ConvGeom,
+        input_grad: bool,
+        p: BnParams<'_, C, $e, Self>,
+        relu: bool,
+    ) -> Result<ConvBnChain<$e, Self, T>, Error> {
+        match chain.host_parts() {
+            Ok((h, _)) => with_fused_bn(p, relu, |bn| Ok(super::chain::host_block(h, conv, g, input_grad, bn))),
+            Err(chain) => {
+                let y = Self::conv_bn_train(chain.try_into_layers()?, conv, g, input_grad, p, relu)?;
+                Ok(ConvBnChain::layers(y))
+            }
+        }
+    }
+
+    fn chain_finish<T: Tape<$e, Self>>(chain: ConvBnChain<$e, Self, T>) -> Result<Activation<$e, Self, T>, Error> {
+        match chain.host_parts() {
+            Ok((h, dims)) => super::chain::host_finish(h, dims),
+            Err(chain) => chain.try_into_layers(),
+        }
     }
 
     fn pool2d<T: Tape<$e, Self>>(x: Activation<$e, Self, T>, p: &PoolGeom) -> Result<Activation<$e, Self, T>, Error> {

@@ -60,10 +60,24 @@ pub fn im2col<E: LayerFloat>(x: &[E], col: &mut [E], g: &ConvGeom) {
 /// takes all its taps' contributions while it is in cache (in tap order, as a pass per tap
 /// would add them).
 pub fn col2im_add<E: LayerFloat>(col: &[E], gx: &mut [E], g: &ConvGeom) {
+    col2im_rows(col, gx, g, true);
+}
+
+/// `gx = col2im(col)`: [`col2im_add`] onto zeros, without a separate pass to zero `gx` (each
+/// input row is zeroed in cache before its taps are added; the sums are those of
+/// [`col2im_add`] onto a zeroed `gx`).
+pub fn col2im<E: LayerFloat>(col: &[E], gx: &mut [E], g: &ConvGeom) {
+    col2im_rows(col, gx, g, false);
+}
+
+fn col2im_rows<E: LayerFloat>(col: &[E], gx: &mut [E], g: &ConvGeom, accumulate: bool) {
     let (d, win, taps, n) = (g.input, g.window, g.taps(), g.cols());
     assert_eq!(gx.len(), d.len());
     assert_eq!(col.len(), d.c * taps * n);
     if n == 0 {
+        if !accumulate {
+            gx.fill(E::zero());
+        }
         return;
     }
     let (hwb, wb, b) = (d.h * d.w * d.b, d.w * d.b, d.b);
@@ -71,6 +85,9 @@ pub fn col2im_add<E: LayerFloat>(col: &[E], gx: &mut [E], g: &ConvGeom) {
     gx.par_chunks_mut(hwb).enumerate().for_each(|(c, gxc)| {
         let rows = &col[c * taps * n..(c + 1) * taps * n];
         for (iy, dst_row) in gxc.chunks_exact_mut(wb).enumerate() {
+            if !accumulate {
+                dst_row.fill(E::zero());
+            }
             for ki in 0..win.kernel {
                 let Some(oy) = win.output(iy, ki, g.oh) else {
                     continue;
@@ -139,6 +156,9 @@ mod tests {
             im2col(&x, &mut col, &g);
             let mut gx = vec![0.0; d.len()];
             col2im_add(&y, &mut gx, &g);
+            let mut gx2 = vec![f64::NAN; d.len()];
+            col2im(&y, &mut gx2, &g);
+            assert_eq!(gx, gx2, "col2im onto NaNs equals col2im_add onto zeros");
             let lhs: f64 = col.iter().zip(&y).map(|(a, b)| a * b).sum();
             let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
             assert!((lhs - rhs).abs() < 1e-10, "k{k} s{s} p{p}: {lhs} vs {rhs}");

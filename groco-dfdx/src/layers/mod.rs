@@ -46,6 +46,7 @@
 
 mod batch_norm;
 mod batch_norm_cpu;
+mod chain;
 pub mod composed;
 mod conv2d;
 mod conv2d_cpu;
@@ -64,7 +65,10 @@ mod pool_cpu;
 mod recompute;
 
 pub use batch_norm::{BatchNorm2d, BatchNormAct2d, BatchNormRelu2d};
-pub use conv2d::{try_conv2d, try_conv2d_batch_norm_train, try_conv2d_no_input_grad};
+pub use chain::ConvBnChain;
+pub use conv2d::{
+    try_chain_conv_bn, try_conv2d, try_conv2d_batch_norm_train, try_conv2d_no_input_grad,
+};
 pub use conv2d_layer::{Conv2d, Conv2dBias};
 pub use device::LayerDevice;
 pub use flatten::{try_flatten, try_global_avg_pool, Flatten, GlobalAvgPool};

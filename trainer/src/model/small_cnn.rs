@@ -16,8 +16,8 @@ use dfdx::prelude::*;
 use std::marker::PhantomData;
 
 use groco_dfdx::layers::{
-    try_flatten, try_global_avg_pool, try_pool2d, Activation, BatchNormRelu2d, Conv2d, Dims,
-    LayerDevice, PoolKind, Window,
+    try_flatten, try_global_avg_pool, try_pool2d, Activation, BatchNormRelu2d, Conv2d, ConvBnChain,
+    Dims, LayerDevice, PoolKind, Window,
 };
 use groco_dfdx::Error;
 
@@ -128,12 +128,14 @@ impl<const C: usize, R: Readout, D: LayerDevice<f32>> Encoder<D> for SmallCnn<C,
         &mut self,
         x: Activation<f32, D, T>,
     ) -> Result<Tensor<(usize, usize), f32, D, T>, Error> {
-        // Fused convolution + BatchNorm + ReLU; the images need no gradient.
-        let x = self.c1.try_forward_bn_train(&mut self.b1, x, false)?;
-        let x = self.c2.try_forward_bn_train(&mut self.b2, x, true)?;
-        let x = self.c3.try_forward_bn_train(&mut self.b3, x, true)?;
-        let x = self.c4.try_forward_bn_train(&mut self.b4, x, true)?;
-        R::try_read(x)
+        // Fused convolution + BatchNorm + ReLU blocks, chained (on `Cpu` the activations
+        // between them stay host buffers); the images need no gradient.
+        let chain = ConvBnChain::try_new(x)?;
+        let chain = self.c1.try_chain_bn_train(&mut self.b1, chain, false)?;
+        let chain = self.c2.try_chain_bn_train(&mut self.b2, chain, true)?;
+        let chain = self.c3.try_chain_bn_train(&mut self.b3, chain, true)?;
+        let chain = self.c4.try_chain_bn_train(&mut self.b4, chain, true)?;
+        R::try_read(chain.try_finish()?)
     }
 
     fn try_forward_eval(
