@@ -13,6 +13,7 @@ use super::conv2d::{
 use super::device::LayerDevice;
 use super::geom::{ConvGeom, Window};
 use super::layout::{try_dims, Activation, Dims};
+use super::params::Weight4;
 use crate::host::LayerFloat;
 use crate::Error;
 
@@ -53,11 +54,7 @@ macro_rules! conv_common {
                 D: LayerDevice<E>,
             {
                 Self::try_output_dims(try_dims("conv2d", &x)?)?;
-                let w = self
-                    .weight
-                    .clone()
-                    .realize::<(usize, usize, usize, usize)>();
-                let b = self.bias_param();
+                let (w, b) = self.runtime_params();
                 try_conv2d_no_input_grad(x, &w, b.as_ref(), Self::WINDOW, G)
             }
 
@@ -75,11 +72,7 @@ macro_rules! conv_common {
                 D: LayerDevice<E>,
             {
                 Self::try_output_dims(try_dims("conv2d", &x)?)?;
-                let w = self
-                    .weight
-                    .clone()
-                    .realize::<(usize, usize, usize, usize)>();
-                let b = self.bias_param();
+                let (w, b) = self.runtime_params();
                 try_conv2d_batch_norm_train(
                     x,
                     &w,
@@ -105,11 +98,7 @@ macro_rules! conv_common {
                 D: LayerDevice<E>,
             {
                 Self::try_output_dims(chain.dims())?;
-                let w = self
-                    .weight
-                    .clone()
-                    .realize::<(usize, usize, usize, usize)>();
-                let b = self.bias_param();
+                let (w, b) = self.runtime_params();
                 try_chain_conv_bn(
                     chain,
                     &w,
@@ -120,6 +109,12 @@ macro_rules! conv_common {
                     RELU,
                     input_grad,
                 )
+            }
+
+            /// The weight with runtime sizes and the bias (if any), as the ops take them.
+            fn runtime_params(&self) -> (Weight4<E, D>, Option<Tensor<(usize,), E, D>>) {
+                let w = self.weight.clone().realize::<(usize, usize, usize, usize)>();
+                (w, self.bias_param())
             }
 
             /// The output sizes for an input of `input` sizes, or why that input does not fit.
@@ -156,11 +151,7 @@ macro_rules! conv_common {
 
             fn try_forward(&self, x: Activation<E, D, T>) -> Result<Self::Output, Error> {
                 Self::try_output_dims(try_dims("conv2d", &x)?)?;
-                let w = self
-                    .weight
-                    .clone()
-                    .realize::<(usize, usize, usize, usize)>();
-                let b = self.bias_param();
+                let (w, b) = self.runtime_params();
                 try_conv2d(x, &w, b.as_ref(), Self::WINDOW, G)
             }
         }
