@@ -113,7 +113,10 @@ macro_rules! conv_common {
 
             /// The weight with runtime sizes and the bias (if any), as the ops take them.
             fn runtime_params(&self) -> (Weight4<E, D>, Option<Tensor<(usize,), E, D>>) {
-                let w = self.weight.clone().realize::<(usize, usize, usize, usize)>();
+                let w = self
+                    .weight
+                    .clone()
+                    .realize::<(usize, usize, usize, usize)>();
                 (w, self.bias_param())
             }
 
