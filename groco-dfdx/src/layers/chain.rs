@@ -185,29 +185,47 @@ pub(crate) fn host_finish<E: LayerFloat, T: Tape<E, Cpu>>(
     }
     let out_ghost = out.ghost();
     tape.add_backward_op(move |grads| {
-        // the last block's output gradient, then each block's input gradient in turn
-        let mut gout = {
-            let g: &[E] = grads.get_or_alloc_mut(&out_ghost)?;
-            let mut s = Scratch::take(g.len());
-            s.copy_from_slice(g);
-            s
-        };
-        let mut reached_input = true;
-        for block in blocks.into_iter().rev() {
-            let (dz, sums) = block.bn_backward(&gout);
-            let g = block.g;
-            match block.finish(grads, dz, sums)? {
-                Some(dcol) => gout = input_grad_of(dcol, &g),
-                None => {
-                    reached_input = false;
-                    break;
+        // the last block reads the chain's output gradient in place; each block before it, the
+        // input gradient of the block after it. A block without its input's gradient ends it.
+        let mut blocks = blocks.into_iter().rev();
+        let mut dx = match blocks.next() {
+            Some(last) => {
+                let (dz, sums) = last.bn_backward(grads.get_or_alloc_mut(&out_ghost)?);
+                match input_of(last, grads, dz, sums)? {
+                    Some(dx) => dx,
+                    None => return Ok(()),
                 }
             }
+            None => {
+                // no block: the chain is the identity
+                let g: &[E] = grads.get_or_alloc_mut(&out_ghost)?;
+                let mut s = Scratch::take(g.len());
+                s.copy_from_slice(g);
+                s
+            }
+        };
+        for block in blocks {
+            let (dz, sums) = block.bn_backward(&dx);
+            match input_of(block, grads, dz, sums)? {
+                Some(next) => dx = next,
+                None => return Ok(()),
+            }
         }
-        if reached_input {
-            input(grads, &gout)?;
-        }
-        Ok(())
+        input(grads, &dx)
     });
     Ok(out.put_tape(tape))
+}
+
+/// The rest of `block`'s backward from its batch norm's (see [`BlockTape::finish`]), and its
+/// input's gradient `col2im(dcol)` as a new buffer if the block computes it.
+fn input_of<E: LayerFloat>(
+    block: BlockTape<E>,
+    grads: &mut Gradients<E, Cpu>,
+    dz: Scratch<E>,
+    sums: Vec<(E, E)>,
+) -> Result<Option<Scratch<E>>, CpuError> {
+    let g = block.g;
+    Ok(block
+        .finish(grads, dz, sums)?
+        .map(|dcol| input_grad_of(dcol, &g)))
 }

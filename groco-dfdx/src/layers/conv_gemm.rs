@@ -73,7 +73,7 @@ pub(crate) fn backward_gemm<E: LayerFloat>(
 ) -> ParamGrads<E> {
     let (n, kr, og) = (g.cols(), g.group_rows(), g.out_channels / g.groups);
     let mut dw = Scratch::<E>::take(g.weight_len());
-    let mut dwt = Scratch::<E>::take(if kr > og { og * kr } else { 0 });
+    let mut dwt = (kr > og).then(|| Scratch::<E>::take(og * kr));
     for gi in 0..g.groups {
         let dout_g = MatRef::row_major(&dout[gi * og * n..(gi + 1) * og * n], og, n);
         let col_g = MatRef::row_major(&col[gi * kr * n..(gi + 1) * kr * n], kr, n);
@@ -82,9 +82,9 @@ pub(crate) fn backward_gemm<E: LayerFloat>(
         // rows into its packed layout, element by element: the one it puts on the left of its
         // column-major product. Ask for the product whose left operand is the smaller matrix
         // (dout when kr > og: dWᵀ = col · doutᵀ), and transpose the small result.
-        if kr > og {
-            gemm(&mut dwt, col_g, dout_g.t(), false);
-            transpose_into(&dwt, dw_g, kr);
+        if let Some(dwt) = dwt.as_deref_mut() {
+            gemm(dwt, col_g, dout_g.t(), false);
+            transpose_into(dwt, dw_g, kr);
         } else {
             gemm(dw_g, dout_g, col_g.t(), false);
         }
