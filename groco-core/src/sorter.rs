@@ -205,17 +205,52 @@ impl<F: Real> Sorter<F> {
     /// its spread finite.
     pub(crate) fn check_row(&self, what: &'static str, x: &[F], at: usize) -> Result<(), Error> {
         check_finite(what, x, at)?;
-        let (mut lo, mut hi) = (x[0], x[0]);
-        for &v in x {
-            lo = lo.min(v);
-            hi = hi.max(v);
-        }
-        if ((hi - lo) * self.scale).is_finite() {
+        if self.spread_fits(x) {
             Ok(())
         } else {
             Err(Error::Overflow { what })
         }
     }
+
+    /// [`Sorter::check_row`] on each row of n in `x` (a multiple of n long), with the same first
+    /// error, in one vectorised pass over the whole of `x` when every row passes: all finite and
+    /// the spread of all of `x` fits (the spread of a row is at most that); otherwise row by row.
+    #[inline(always)]
+    pub(crate) fn check_rows(&self, what: &'static str, x: &[F], at: usize) -> Result<(), Error> {
+        if check_finite(what, x, at).is_ok() && self.spread_fits(x) {
+            return Ok(());
+        }
+        let n = self.n();
+        for (i, row) in x.chunks_exact(n).enumerate() {
+            self.check_row(what, row, at + i * n)?;
+        }
+        Ok(())
+    }
+
+    /// Whether steepness times the spread of the finite, non-empty `x` is finite.
+    #[inline(always)]
+    fn spread_fits(&self, x: &[F]) -> bool {
+        let (lo, hi) = min_max(x);
+        ((hi - lo) * self.scale).is_finite()
+    }
+}
+
+/// The least and greatest values of the finite, non-empty `v`, `LANES` at a time (so that it
+/// vectorises).
+#[inline(always)]
+fn min_max<F: Real>(v: &[F]) -> (F, F) {
+    let (mut lo, mut hi) = ([v[0]; LANES], [v[0]; LANES]);
+    let (chunks, rest) = v.as_chunks::<LANES>();
+    for c in chunks {
+        lo = core::array::from_fn(|k| lo[k].min(c[k]));
+        hi = core::array::from_fn(|k| hi[k].max(c[k]));
+    }
+    for &x in rest {
+        (lo[0], hi[0]) = (lo[0].min(x), hi[0].max(x));
+    }
+    let lo = lo.iter().fold(lo[0], |m, &x| m.min(x));
+    let hi = hi.iter().fold(hi[0], |m, &x| m.max(x));
+    (lo, hi)
 }
 
 /// `Err(NonFinite)` at the first NaN/±inf of `v` (index reported as `at + i`).
@@ -387,6 +422,43 @@ mod tests {
         );
         assert_eq!(
             s.check_row("x", &[-3e38, 0.0, 3e38], 0),
+            Err(Error::Overflow { what: "x" })
+        );
+    }
+
+    /// The batch check returns what row-by-row checks return first, on rows long enough for
+    /// its vector pass (and its remainder), including a batch whose total spread overflows
+    /// while every row's fits.
+    #[test]
+    fn batch_row_checks_match_row_by_row() {
+        let s = Sorter::try_new(7, SortConfig::<f32>::default()).unwrap();
+        let row_by_row = |x: &[f32]| {
+            x.chunks_exact(7)
+                .enumerate()
+                .try_for_each(|(i, r)| s.check_row("x", r, 10 + 7 * i))
+        };
+        let base: Vec<f32> = (0..7 * 9).map(|i| (i as f32 * 0.37).sin()).collect();
+        let mut cases = vec![base.clone()];
+        for (at, v) in [(0, f32::NAN), (30, f32::INFINITY), (62, f32::NEG_INFINITY)] {
+            let mut x = base.clone();
+            x[at] = v;
+            cases.push(x);
+        }
+        // row 1 overflows before row 3's NaN
+        let mut x = base.clone();
+        (x[7], x[8], x[22]) = (-3e38, 3e38, f32::NAN);
+        cases.push(x);
+        // rows of 2e38 and of -2e38: each fits, the batch's spread does not
+        let mut x = base.clone();
+        x[..14].iter_mut().for_each(|v| *v += 2e38);
+        x[14..28].iter_mut().for_each(|v| *v -= 2e38);
+        cases.push(x);
+        for (c, x) in cases.iter().enumerate() {
+            assert_eq!(s.check_rows("x", x, 10), row_by_row(x), "case {c}");
+        }
+        assert!(s.check_rows("x", &cases[5], 10).is_ok());
+        assert_eq!(
+            s.check_rows("x", &cases[4], 10),
             Err(Error::Overflow { what: "x" })
         );
     }
