@@ -8,7 +8,7 @@
 //! t = ((g_min − g_max)(x_a − x_b) + e)·dα/dd.
 
 use crate::network::Topology;
-use crate::real::Real;
+use crate::real::{is_low_precision, Real};
 use crate::relaxation::Relax;
 
 /// What the values pass records per comparator slot.
@@ -54,6 +54,11 @@ impl<F> Tape<F> for FullTape<'_, F> {
 }
 
 /// Runs the comparators on `x` in place (it ends sorted), recording into `tape`.
+///
+/// In f32 and narrower a layer's comparators, which touch disjoint wires, are taken `BATCH` at
+/// a time: their α together (so that the relaxation's polynomials vectorise), then their
+/// mixes, each with the same inputs and arithmetic as one at a time. Wider floats call libm
+/// one comparator at a time, where the batch's copies would only add work.
 #[inline(always)]
 pub(crate) fn forward<F: Real, R: Relax<F>, T: Tape<F>>(
     topo: &Topology,
@@ -61,26 +66,102 @@ pub(crate) fn forward<F: Real, R: Relax<F>, T: Tape<F>>(
     x: &mut [F],
     tape: &mut T,
 ) {
+    if !is_low_precision::<F>() {
+        for layer in topo.layers() {
+            layer.for_each(
+                layer.full_range(),
+                #[inline(always)]
+                |slot, a, b, flip| {
+                    let (xa, xb) = (x[a], x[b]);
+                    let (alpha, slope) = if T::SLOPE {
+                        relax.value_and_slope(xb - xa)
+                    } else {
+                        (relax.value(xb - xa), F::zero())
+                    };
+                    mix_one(x, if flip { (b, a) } else { (a, b) }, xa, xb, alpha);
+                    tape.record(slot, alpha, slope, xa - xb);
+                },
+            );
+        }
+        return;
+    }
+    let mut q = Pending::new();
     for layer in topo.layers() {
         layer.for_each(
             layer.full_range(),
             #[inline(always)]
             |slot, a, b, flip| {
-                let (xa, xb) = (x[a], x[b]);
-                let (alpha, slope) = if T::SLOPE {
-                    relax.value_and_slope(xb - xa)
-                } else {
-                    (relax.value(xb - xa), F::zero())
-                };
-                let beta = F::one() - alpha;
-                let (mn, mx) = (alpha * xa + beta * xb, beta * xa + alpha * xb);
-                let (oa, ob) = if flip { (b, a) } else { (a, b) };
-                x[oa] = mn;
-                x[ob] = mx;
-                tape.record(slot, alpha, slope, xa - xb);
+                q.push(slot, a, b, flip, x);
+                if q.len == BATCH {
+                    q.flush(relax, x, tape);
+                }
             },
         );
+        q.flush(relax, x, tape);
     }
+}
+
+/// Comparators per batch of the values pass (see [`forward`]).
+const BATCH: usize = 32;
+
+/// Comparators of one layer waiting for their α: slot, output wires (min, max) and inputs.
+struct Pending<F> {
+    len: usize,
+    slot: [usize; BATCH],
+    out: [(usize, usize); BATCH],
+    xa: [F; BATCH],
+    xb: [F; BATCH],
+}
+
+impl<F: Real> Pending<F> {
+    #[inline(always)]
+    fn new() -> Self {
+        Pending {
+            len: 0,
+            slot: [0; BATCH],
+            out: [(0, 0); BATCH],
+            xa: [F::zero(); BATCH],
+            xb: [F::zero(); BATCH],
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, slot: usize, a: usize, b: usize, flip: bool, x: &[F]) {
+        let k = self.len;
+        self.slot[k] = slot;
+        self.out[k] = if flip { (b, a) } else { (a, b) };
+        (self.xa[k], self.xb[k]) = (x[a], x[b]);
+        self.len = k + 1;
+    }
+
+    /// α (and the slope) of all `BATCH` entries (stale ones are finite and unused), then the
+    /// mixes and records of the first `len`.
+    #[inline(always)]
+    fn flush<R: Relax<F>, T: Tape<F>>(&mut self, relax: &R, x: &mut [F], tape: &mut T) {
+        let (mut al, mut sl) = ([F::zero(); BATCH], [F::zero(); BATCH]);
+        for k in 0..BATCH {
+            let d = self.xb[k] - self.xa[k];
+            (al[k], sl[k]) = if T::SLOPE {
+                relax.value_and_slope(d)
+            } else {
+                (relax.value(d), F::zero())
+            };
+        }
+        for k in 0..self.len {
+            let (xa, xb, alpha) = (self.xa[k], self.xb[k], al[k]);
+            mix_one(x, self.out[k], xa, xb, alpha);
+            tape.record(self.slot[k], alpha, sl[k], xa - xb);
+        }
+        self.len = 0;
+    }
+}
+
+/// One comparator's mix of (x_a, x_b) into the output wires (min, max) = `out`.
+#[inline(always)]
+fn mix_one<F: Real>(x: &mut [F], out: (usize, usize), xa: F, xb: F, alpha: F) {
+    let beta = F::one() - alpha;
+    x[out.0] = alpha * xa + beta * xb;
+    x[out.1] = beta * xa + alpha * xb;
 }
 
 /// The transpose of [`forward`]: turns `g` (dL/dsorted) into dL/dx in place, adding
