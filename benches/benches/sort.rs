@@ -68,7 +68,7 @@ impl<F: Real> Bufs<F> {
         Dispatch::detect()
             .run(
                 #[inline(always)]
-                || s.try_forward_batch_inlined(x, y, p, sc),
+                || s.try_forward_batch_inlined(x, y, p, sc, Dispatch::detect().transposer()),
             )
             .expect("forward");
     }
@@ -79,7 +79,7 @@ impl<F: Real> Bufs<F> {
         Dispatch::detect()
             .run(
                 #[inline(always)]
-                || s.try_backward_batch_inlined(x, gs, gp, gx, sc),
+                || s.try_backward_batch_inlined(x, gs, gp, gx, sc, Dispatch::detect().transposer()),
             )
             .expect("backward");
     }

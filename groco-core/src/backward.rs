@@ -12,7 +12,7 @@ use crate::relaxation::with_relaxation;
 use crate::rows::{self, FoldedSum, Shared};
 use crate::sorter::{check_finite, check_len, check_scratch, take, take_lanes, HALF_LANES, LANES};
 use crate::values::{self, FullTape};
-use crate::{Error, Sorter};
+use crate::{Error, ScalarTranspose, Sorter, Transpose};
 
 impl<F: Real> Sorter<F> {
     /// grad_x = d/dx [Σ_j grad_sorted_j·sorted_j + Σ_ij grad_perm_ij·P_ij], recomputing what it
@@ -36,21 +36,21 @@ impl<F: Real> Sorter<F> {
         grad_x: &mut [F],
         scratch: &mut [F],
     ) -> Result<(), Error> {
-        self.try_backward_inlined(x, grad_sorted, grad_perm, grad_x, scratch)
+        self.try_backward_inlined(x, grad_sorted, grad_perm, grad_x, scratch, ScalarTranspose)
     }
 
     /// [`Sorter::try_backward`], always inlined into its caller, so that it compiles for the
     /// caller's target features: what a caller compiled for a wider vector ISA calls
-    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
-    /// [`Sorter::try_backward`], which is compiled once.
+    /// (groco-dispatch's `Dispatch::run`), with the [`Transpose`] for that ISA. Same results,
+    /// bit for bit; ordinary callers use [`Sorter::try_backward`], which is compiled once.
     /// ```
-    /// use groco_core::{SortConfig, Sorter};
+    /// use groco_core::{ScalarTranspose, SortConfig, Sorter};
     /// let s = Sorter::try_new(3, SortConfig::<f32>::default())?;
     /// let mut scratch = vec![0.0; s.scratch_len()];
     /// let (x, gs, gp) = ([3.0, 1.0, 2.0], [1.0, 0.0, -1.0], [0.5; 9]);
     /// let [mut g, mut g2] = [[0.0; 3]; 2];
     /// s.try_backward(&x, &gs, &gp, &mut g, &mut scratch)?;
-    /// s.try_backward_inlined(&x, &gs, &gp, &mut g2, &mut scratch)?;
+    /// s.try_backward_inlined(&x, &gs, &gp, &mut g2, &mut scratch, ScalarTranspose)?;
     /// assert_eq!(g, g2);
     /// # Ok::<(), groco_core::Error>(())
     /// ```
@@ -62,6 +62,7 @@ impl<F: Real> Sorter<F> {
         grad_perm: &[F],
         grad_x: &mut [F],
         scratch: &mut [F],
+        tr: impl Transpose<F>,
     ) -> Result<(), Error> {
         let n = self.n();
         check_len("x", x.len(), n)?;
@@ -72,7 +73,7 @@ impl<F: Real> Sorter<F> {
         self.check_row("x", x, 0)?;
         check_finite("grad_sorted", grad_sorted, 0)?;
         check_finite("grad_perm", grad_perm, 0)?;
-        self.backward_row(x, grad_sorted, grad_perm, grad_x, scratch);
+        self.backward_row(x, grad_sorted, grad_perm, grad_x, scratch, tr);
         Ok(())
     }
 
@@ -85,6 +86,7 @@ impl<F: Real> Sorter<F> {
         grad_perm: &[F],
         grad_x: &mut [F],
         scratch: &mut [F],
+        tr: impl Transpose<F>,
     ) {
         let (n, c) = (self.n(), self.slots());
         let mut s = scratch;
@@ -114,7 +116,7 @@ impl<F: Real> Sorter<F> {
             unit_rows(pv, r0, rows);
             let (pv, diff) = (pv.as_chunks_mut::<1>().0, diff.as_chunks_mut::<1>().0);
             rows::forward::<F, _, LANES, 1, true>(&self.topo, tile, &alphas, pv, diff);
-            rows::load_rows(pv, 0, &grad_perm[r0 * n..], n, n, rows);
+            rows::load_tiles(pv, 1, &grad_perm[r0 * n..], (n, n, rows), tr);
             rows::backward(&self.topo, tile, &alphas, pv, diff, &mut sums);
         }
 

@@ -11,7 +11,7 @@ use crate::relaxation::with_relaxation;
 use crate::rows::{self, PerLane, PerLaneSum};
 use crate::sorter::{check_finite, check_len, check_scratch, take, take_lanes, LANES, LANE_TILES};
 use crate::values;
-use crate::{Error, Sorter};
+use crate::{Error, ScalarTranspose, Sorter, Transpose};
 
 const W: usize = LANES;
 const T: usize = LANE_TILES;
@@ -57,21 +57,21 @@ impl<F: Real> Sorter<F> {
         perm: &mut [F],
         scratch: &mut [F],
     ) -> Result<(), Error> {
-        self.try_forward_batch_inlined(x, sorted, perm, scratch)
+        self.try_forward_batch_inlined(x, sorted, perm, scratch, ScalarTranspose)
     }
 
     /// [`Sorter::try_forward_batch`], always inlined into its caller, so that it compiles for the
     /// caller's target features: what a caller compiled for a wider vector ISA calls
-    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
-    /// [`Sorter::try_forward_batch`], which is compiled once.
+    /// (groco-dispatch's `Dispatch::run`), with the [`Transpose`] for that ISA. Same results,
+    /// bit for bit; ordinary callers use [`Sorter::try_forward_batch`], which is compiled once.
     /// ```
-    /// use groco_core::{SortConfig, Sorter};
+    /// use groco_core::{ScalarTranspose, SortConfig, Sorter};
     /// let s = Sorter::try_new(2, SortConfig::<f32>::default())?;
     /// let mut scratch = vec![0.0; s.batch_scratch_len(2)];
     /// let x = [3.0, 1.0, 0.0, 5.0];
     /// let ([mut y, mut y2], [mut p, mut p2]) = ([[0.0; 4]; 2], [[0.0; 8]; 2]);
     /// s.try_forward_batch(&x, &mut y, &mut p, &mut scratch)?;
-    /// s.try_forward_batch_inlined(&x, &mut y2, &mut p2, &mut scratch)?;
+    /// s.try_forward_batch_inlined(&x, &mut y2, &mut p2, &mut scratch, ScalarTranspose)?;
     /// assert_eq!((y, p), (y2, p2));
     /// # Ok::<(), groco_core::Error>(())
     /// ```
@@ -82,6 +82,7 @@ impl<F: Real> Sorter<F> {
         sorted: &mut [F],
         perm: &mut [F],
         scratch: &mut [F],
+        tr: impl Transpose<F>,
     ) -> Result<(), Error> {
         let n = self.n();
         let rows = self.batch_rows(x)?;
@@ -95,7 +96,7 @@ impl<F: Real> Sorter<F> {
             let (xs, ys) = (&x[b0 * n..(b0 + g) * n], &mut sorted[b0 * n..(b0 + g) * n]);
             let ps = &mut perm[b0 * nn..(b0 + g) * nn];
             if self.lane_rows(g) {
-                self.forward_group(xs, ys, ps, g, &mut *scratch);
+                self.forward_group(xs, ys, ps, &mut *scratch, tr);
             } else {
                 for ((xr, yr), pr) in xs
                     .chunks_exact(n)
@@ -105,7 +106,7 @@ impl<F: Real> Sorter<F> {
                     let mut s = &mut *scratch;
                     let alpha = take(&mut s, self.slots());
                     let pv = take_lanes::<F, W>(&mut s, n);
-                    self.forward_row(xr, yr, pr, alpha, pv);
+                    self.forward_row(xr, yr, pr, alpha, pv, tr);
                 }
             }
             b0 += g;
@@ -123,21 +124,21 @@ impl<F: Real> Sorter<F> {
         grad_x: &mut [F],
         scratch: &mut [F],
     ) -> Result<(), Error> {
-        self.try_backward_batch_inlined(x, grad_sorted, grad_perm, grad_x, scratch)
+        self.try_backward_batch_inlined(x, grad_sorted, grad_perm, grad_x, scratch, ScalarTranspose)
     }
 
     /// [`Sorter::try_backward_batch`], always inlined into its caller, so that it compiles for the
     /// caller's target features: what a caller compiled for a wider vector ISA calls
-    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
-    /// [`Sorter::try_backward_batch`], which is compiled once.
+    /// (groco-dispatch's `Dispatch::run`), with the [`Transpose`] for that ISA. Same results,
+    /// bit for bit; ordinary callers use [`Sorter::try_backward_batch`], which is compiled once.
     /// ```
-    /// use groco_core::{SortConfig, Sorter};
+    /// use groco_core::{ScalarTranspose, SortConfig, Sorter};
     /// let s = Sorter::try_new(2, SortConfig::<f32>::default())?;
     /// let mut scratch = vec![0.0; s.batch_scratch_len(2)];
     /// let (x, gs, gp) = ([3.0, 1.0, 0.0, 5.0], [1.0, 0.0, -1.0, 2.0], [0.5; 8]);
     /// let [mut g, mut g2] = [[0.0; 4]; 2];
     /// s.try_backward_batch(&x, &gs, &gp, &mut g, &mut scratch)?;
-    /// s.try_backward_batch_inlined(&x, &gs, &gp, &mut g2, &mut scratch)?;
+    /// s.try_backward_batch_inlined(&x, &gs, &gp, &mut g2, &mut scratch, ScalarTranspose)?;
     /// assert_eq!(g, g2);
     /// # Ok::<(), groco_core::Error>(())
     /// ```
@@ -149,6 +150,7 @@ impl<F: Real> Sorter<F> {
         grad_perm: &[F],
         grad_x: &mut [F],
         scratch: &mut [F],
+        tr: impl Transpose<F>,
     ) -> Result<(), Error> {
         let n = self.n();
         let rows = self.batch_rows(x)?;
@@ -167,7 +169,7 @@ impl<F: Real> Sorter<F> {
             let gp = &grad_perm[b0 * nn..(b0 + g) * nn];
             let gx = &mut grad_x[span];
             if self.lane_rows(g) {
-                self.backward_group(xs, gs, gp, gx, g, &mut *scratch);
+                self.backward_group(xs, gs, gp, gx, &mut *scratch, tr);
             } else {
                 for i in 0..g {
                     let (r, p) = (i * n..(i + 1) * n, i * nn..(i + 1) * nn);
@@ -177,6 +179,7 @@ impl<F: Real> Sorter<F> {
                         &gp[p],
                         &mut gx[r],
                         &mut *scratch,
+                        tr,
                     );
                 }
             }
@@ -185,17 +188,18 @@ impl<F: Real> Sorter<F> {
         Ok(())
     }
 
-    /// Forward of `g <= W` rows, one per lane.
+    /// Forward of the `g <= W` rows of `x`, one per lane.
     #[inline(always)]
     fn forward_group(
         &self,
         x: &[F],
         sorted: &mut [F],
         perm: &mut [F],
-        g: usize,
         scratch: &mut [F],
+        tr: impl Transpose<F>,
     ) {
         let (n, nn, c) = (self.n(), self.n() * self.n(), self.slots());
+        let g = x.len() / n;
         let mut s = scratch;
         let xs = take_lanes::<F, W>(&mut s, n);
         let alpha = take_lanes::<F, W>(&mut s, c);
@@ -210,13 +214,11 @@ impl<F: Real> Sorter<F> {
             let span = (i0, n.min(i0 + T));
             unit_tiles(pv, span);
             rows::forward::<F, _, W, T, false>(&self.topo, span, &alphas, pv, &mut []);
-            for i in span.0..span.1 {
-                rows::store_rows(pv, i - i0, &mut perm[i * n..], n, nn, g);
-            }
+            rows::store_tiles(pv, span.1 - i0, &mut perm[i0 * n..], (n, nn, g), tr);
         }
     }
 
-    /// Backward of `g <= W` rows, one per lane.
+    /// Backward of the `g <= W` rows of `x`, one per lane.
     #[inline(always)]
     fn backward_group(
         &self,
@@ -224,10 +226,11 @@ impl<F: Real> Sorter<F> {
         grad_sorted: &[F],
         grad_perm: &[F],
         grad_x: &mut [F],
-        g: usize,
         scratch: &mut [F],
+        tr: impl Transpose<F>,
     ) {
         let (n, nn, c) = (self.n(), self.n() * self.n(), self.slots());
+        let g = x.len() / n;
         let mut s = scratch;
         let xs = take_lanes::<F, W>(&mut s, n);
         let alpha = take_lanes::<F, W>(&mut s, c);
@@ -247,9 +250,7 @@ impl<F: Real> Sorter<F> {
             let span = (i0, n.min(i0 + T));
             unit_tiles(pv, span);
             rows::forward::<F, _, W, T, true>(&self.topo, span, &alphas, pv, diff);
-            for i in span.0..span.1 {
-                rows::load_rows(pv, i - i0, &grad_perm[i * n..], n, nn, g);
-            }
+            rows::load_tiles(pv, span.1 - i0, &grad_perm[i0 * n..], (n, nn, g), tr);
             rows::backward(&self.topo, span, &alphas, pv, diff, &mut sums);
         }
         xs.as_flattened_mut().fill(F::zero());

@@ -7,7 +7,7 @@ use crate::relaxation::with_relaxation;
 use crate::rows::{self, Shared};
 use crate::sorter::{check_len, check_scratch, take, take_lanes, LANES};
 use crate::values::{self, AlphaTape, NoTape};
-use crate::{Error, Sorter};
+use crate::{Error, ScalarTranspose, Sorter, Transpose};
 
 impl<F: Real> Sorter<F> {
     /// The relaxed sorted values of `x`, without P. Needs no scratch (any slice, even empty).
@@ -58,20 +58,20 @@ impl<F: Real> Sorter<F> {
         perm: &mut [F],
         scratch: &mut [F],
     ) -> Result<(), Error> {
-        self.try_forward_inlined(x, sorted, perm, scratch)
+        self.try_forward_inlined(x, sorted, perm, scratch, ScalarTranspose)
     }
 
     /// [`Sorter::try_forward`], always inlined into its caller, so that it compiles for the
     /// caller's target features: what a caller compiled for a wider vector ISA calls
-    /// (groco-dispatch's `Dispatch::run`). Same results, bit for bit; ordinary callers use
-    /// [`Sorter::try_forward`], which is compiled once.
+    /// (groco-dispatch's `Dispatch::run`), with the [`Transpose`] for that ISA. Same results,
+    /// bit for bit; ordinary callers use [`Sorter::try_forward`], which is compiled once.
     /// ```
-    /// use groco_core::{SortConfig, Sorter};
+    /// use groco_core::{ScalarTranspose, SortConfig, Sorter};
     /// let s = Sorter::try_new(3, SortConfig::<f32>::default())?;
     /// let mut scratch = vec![0.0; s.scratch_len()];
     /// let ([mut y, mut y2], [mut p, mut p2]) = ([[0.0; 3]; 2], [[0.0; 9]; 2]);
     /// s.try_forward(&[3.0, 1.0, 2.0], &mut y, &mut p, &mut scratch)?;
-    /// s.try_forward_inlined(&[3.0, 1.0, 2.0], &mut y2, &mut p2, &mut scratch)?;
+    /// s.try_forward_inlined(&[3.0, 1.0, 2.0], &mut y2, &mut p2, &mut scratch, ScalarTranspose)?;
     /// assert_eq!((y, p), (y2, p2));
     /// # Ok::<(), groco_core::Error>(())
     /// ```
@@ -82,6 +82,7 @@ impl<F: Real> Sorter<F> {
         sorted: &mut [F],
         perm: &mut [F],
         scratch: &mut [F],
+        tr: impl Transpose<F>,
     ) -> Result<(), Error> {
         let n = self.n();
         check_len("x", x.len(), n)?;
@@ -92,7 +93,7 @@ impl<F: Real> Sorter<F> {
         let mut s = scratch;
         let alpha = take(&mut s, self.slots());
         let pv = take_lanes::<F, LANES>(&mut s, n);
-        self.forward_row(x, sorted, perm, alpha, pv);
+        self.forward_row(x, sorted, perm, alpha, pv, tr);
         Ok(())
     }
 
@@ -105,6 +106,7 @@ impl<F: Real> Sorter<F> {
         perm: &mut [F],
         alpha: &mut [F],
         pv: &mut [[F; LANES]],
+        tr: impl Transpose<F>,
     ) {
         let n = self.n();
         sorted.copy_from_slice(x);
@@ -118,7 +120,7 @@ impl<F: Real> Sorter<F> {
             let tile = pv.as_chunks_mut::<1>().0;
             let span = (r0, r0 + rows);
             rows::forward::<F, _, LANES, 1, false>(&self.topo, span, &alphas, tile, &mut []);
-            rows::store_rows(tile, 0, &mut perm[r0 * n..], n, n, rows);
+            rows::store_tiles(tile, 1, &mut perm[r0 * n..], (n, n, rows), tr);
         }
     }
 }

@@ -48,6 +48,7 @@ mod real;
 pub mod relaxation;
 mod rows;
 mod sorter;
+mod transpose;
 mod values;
 
 pub use error::Error;
@@ -56,6 +57,7 @@ pub use network::{Comparator, Network};
 pub use real::Real;
 pub use relaxation::Relaxation;
 pub use sorter::{SortConfig, Sorter, LANES};
+pub use transpose::{ScalarTranspose, Transpose};
 
 #[cfg(test)]
 mod testutil;

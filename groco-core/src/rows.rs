@@ -10,6 +10,8 @@
 
 use crate::network::{for_run_pairs, Topology};
 use crate::real::Real;
+use crate::sorter::LANES;
+use crate::transpose::Transpose;
 
 /// Where a kernel reads each comparator's α for its W lanes.
 pub(crate) trait Alphas<F, const W: usize> {
@@ -293,66 +295,68 @@ pub(crate) fn backward<
     }
 }
 
-/// Writes lane k < rows of tile t of `pv` (n wires) to `out[k·stride..k·stride + n]`: P rows
-/// r0.. of one input (stride n), or P row i of W inputs (stride n²).
+/// Writes lanes k < `lanes` of tiles 0..`tiles` of `pv` (n wires each) to memory: element
+/// (k, m) with m = t·n + w, wire w of tile t, goes to `out[k·stride + m]`. That is P rows
+/// r0.. of one input (one tile, stride n) or P rows i0..i0 + tiles of W inputs (stride n²).
+/// [`LANES`] values of m at a time go through `tr`.
 #[inline(always)]
-pub(crate) fn store_rows<F: Real, const W: usize, const R: usize>(
-    pv: &[[[F; W]; R]],
-    t: usize,
+pub(crate) fn store_tiles<F: Real, X: Transpose<F>, const R: usize>(
+    pv: &[[[F; LANES]; R]],
+    tiles: usize,
     out: &mut [F],
-    n: usize,
-    stride: usize,
-    rows: usize,
+    (n, stride, lanes): (usize, usize, usize),
+    tr: X,
 ) {
-    let full = if rows == W { n / W * W } else { 0 };
-    // W×W blocks through a register-sized tile
-    for w0 in (0..full).step_by(W) {
-        let blk: [[F; W]; W] = core::array::from_fn(|i| pv[w0 + i][t]);
-        for k in 0..W {
-            let dst = &mut out[k * stride + w0..k * stride + w0 + W];
-            for (i, d) in dst.iter_mut().enumerate() {
-                *d = blk[i][k];
-            }
+    let len = tiles * n;
+    let (mut src, mut dst) = ([[F::zero(); LANES]; LANES], [[F::zero(); LANES]; LANES]);
+    let (mut w, mut t) = (0, 0);
+    for m0 in (0..len).step_by(LANES) {
+        let cols = LANES.min(len - m0);
+        // rows past `cols` keep stale values: they land in columns that are not stored
+        for s in &mut src[..cols] {
+            *s = pv[w][t];
+            (w, t) = if w + 1 == n { (0, t + 1) } else { (w + 1, t) };
         }
-    }
-    for k in 0..rows {
-        let dst = &mut out[k * stride + full..k * stride + n];
-        for (o, p) in dst.iter_mut().zip(&pv[full..]) {
-            *o = p[t][k];
+        tr.transpose(&src, &mut dst);
+        for (k, d) in dst[..lanes].iter().enumerate() {
+            copy(&mut out[k * stride + m0..][..cols], d);
         }
     }
 }
 
-/// Loads `src[k·stride..k·stride + n]` into lane k < rows of tile t of `pv` (other lanes
-/// zero).
+/// The inverse of [`store_tiles`]: loads `mem[k·stride + m]` into lane k of wire w of tile t
+/// (m = t·n + w) for k < `lanes`, and zeros into the lanes past `lanes`.
 #[inline(always)]
-pub(crate) fn load_rows<F: Real, const W: usize, const R: usize>(
-    pv: &mut [[[F; W]; R]],
-    t: usize,
-    src: &[F],
-    n: usize,
-    stride: usize,
-    rows: usize,
+pub(crate) fn load_tiles<F: Real, X: Transpose<F>, const R: usize>(
+    pv: &mut [[[F; LANES]; R]],
+    tiles: usize,
+    mem: &[F],
+    (n, stride, lanes): (usize, usize, usize),
+    tr: X,
 ) {
-    if rows < W {
-        for p in pv[..n].iter_mut() {
-            p[t] = [F::zero(); W];
+    let len = tiles * n;
+    // rows past `lanes` stay zero: they become the zero lanes
+    let (mut src, mut dst) = ([[F::zero(); LANES]; LANES], [[F::zero(); LANES]; LANES]);
+    let (mut w, mut t) = (0, 0);
+    for m0 in (0..len).step_by(LANES) {
+        let cols = LANES.min(len - m0);
+        // columns past `cols` keep stale values: they land in rows that are not loaded
+        for (k, s) in src[..lanes].iter_mut().enumerate() {
+            copy(&mut s[..cols], &mem[k * stride + m0..][..cols]);
+        }
+        tr.transpose(&src, &mut dst);
+        for d in &dst[..cols] {
+            pv[w][t] = *d;
+            (w, t) = if w + 1 == n { (0, t + 1) } else { (w + 1, t) };
         }
     }
-    let full = if rows == W { n / W * W } else { 0 };
-    for w0 in (0..full).step_by(W) {
-        let blk: [[F; W]; W] = core::array::from_fn(|k| {
-            let row = &src[k * stride + w0..k * stride + w0 + W];
-            core::array::from_fn(|i| row[i])
-        });
-        for (i, p) in pv[w0..w0 + W].iter_mut().enumerate() {
-            p[t] = core::array::from_fn(|k| blk[k][i]);
-        }
-    }
-    for k in 0..rows {
-        let row = &src[k * stride + full..k * stride + n];
-        for (p, &g) in pv[full..].iter_mut().zip(row) {
-            p[t][k] = g;
-        }
+}
+
+/// `dst.copy_from_slice(&src[..dst.len()])`, one vector move for a whole block of [`LANES`].
+#[inline(always)]
+fn copy<F: Copy>(dst: &mut [F], src: &[F]) {
+    match <&mut [F; LANES]>::try_from(&mut *dst) {
+        Ok(d) => *d = *<&[F; LANES]>::try_from(&src[..LANES]).expect("LANES values"),
+        Err(_) => dst.copy_from_slice(&src[..dst.len()]),
     }
 }

@@ -7,9 +7,16 @@
 //! whatever function calls it (the plain entry points are compiled once, for the build's own
 //! target features). [`Dispatch::run`] calls a closure from a function built with
 //! `#[target_feature(enable = ...)]`; the closure and the core code in it inline there and are
-//! vectorised for that ISA (16 f32 lanes per register with AVX-512, 8 with AVX2). The only
-//! `unsafe` is that one call per ISA (`x86.rs`), made after `is_x86_feature_detected!` said
-//! yes.
+//! vectorised for that ISA (16 f32 lanes per register with AVX-512, 8 with AVX2).
+//!
+//! One data movement does not vectorise from portable code: the 16×16 block transpose that
+//! moves P rows between lanes and memory. The core takes it as a [`groco_core::Transpose`]
+//! argument of its `*_inlined` sort entry points; [`Dispatch::transposer`] gives the one built
+//! from the ISA's shuffles ([`Transposer`]).
+//!
+//! The `unsafe` is all in `x86.rs`: the one call into each ISA's trampoline and into each
+//! ISA's transpose, made only for a `Dispatch` (proof that `is_x86_feature_detected!` saw the
+//! features), and the transposes' register loads and stores of 16-float rows.
 //!
 //! The results are bit for bit those of the portable build: Rust does not contract `a·b + c`
 //! into an FMA or reorder float sums on its own, so a wider ISA changes only how many lanes one
@@ -23,7 +30,8 @@
 //! let x = [0.4, -1.0, 2.5, 0.1];
 //! let (mut y, mut p) = ([0.0; 4], [0.0; 16]);
 //! let mut scratch = vec![0.0; s.batch_scratch_len(1)];
-//! isa.run(|| s.try_forward_batch_inlined(&x, &mut y, &mut p, &mut scratch))?;
+//! let tr = isa.transposer(); // the ISA's shuffles for the P-row transposes
+//! isa.run(|| s.try_forward_batch_inlined(&x, &mut y, &mut p, &mut scratch, tr))?;
 //! assert!(y[0] < y[3]);
 //! # Ok::<(), groco_core::Error>(())
 //! ```
@@ -35,8 +43,11 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+mod transpose;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod x86;
+
+pub use transpose::Transposer;
 
 /// The environment variable that narrows [`Dispatch::detect`] to a named path.
 pub const ISA_ENV: &str = "GROCO_ISA";

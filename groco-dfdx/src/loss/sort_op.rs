@@ -82,7 +82,10 @@ fn sort_vjp<F: LossFloat>(sorter: &Sorter<F>, x: &[F], gs: &[F], gp: &[F]) -> Sc
             if isa
                 .run(
                     #[inline(always)]
-                    || sorter.try_backward_batch_inlined(xc, gsc, gpc, gxc, &mut sc),
+                    || {
+                        let tr = isa.transposer();
+                        sorter.try_backward_batch_inlined(xc, gsc, gpc, gxc, &mut sc, tr)
+                    },
                 )
                 .is_err()
             {
@@ -140,7 +143,7 @@ pub fn diff_sort<B: Dim, N: Dim, F: LossFloat, D: LossDevice<F>, T: Tape<F, D>>(
             let mut sc = Scratch::take(sorter.batch_scratch_len(xc.len() / n));
             isa.run(
                 #[inline(always)]
-                || sorter.try_forward_batch_inlined(xc, yc, pc, &mut sc),
+                || sorter.try_forward_batch_inlined(xc, yc, pc, &mut sc, isa.transposer()),
             )
         })
         .map_err(core_error(op))?;
