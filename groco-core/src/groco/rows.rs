@@ -7,7 +7,7 @@
 use super::GrocoRowLoss;
 use crate::real::{cst, from_usize, Real};
 use crate::relaxation::with_relaxation;
-use crate::sorter::{check_finite, check_len, check_scratch, take, take_lanes, LANES};
+use crate::sorter::{align_slack, check_finite, check_len, check_scratch, take, take_lanes, LANES};
 use crate::values;
 use crate::Error;
 
@@ -15,10 +15,10 @@ const W: usize = LANES;
 
 impl<F: Real> GrocoRowLoss<F> {
     /// Scratch for [`GrocoRowLoss::try_loss_and_grad_rows`], whatever the number of rows:
-    /// W·(5C + 4n) + n.
+    /// W·(5C + 4n) + n + 7A (A: 64 bytes in elements, see [`Sorter`](crate::Sorter)).
     pub fn rows_scratch_len(&self) -> usize {
         let (n, c) = (self.sorter.n(), self.sorter.slots());
-        W * (5 * c + 4 * n) + n
+        W * (5 * c + 4 * n) + n + align_slack::<F>(7)
     }
 
     /// The loss of `losses.len()` anchors and its gradient, W rows at a time: row r's
