@@ -64,7 +64,9 @@ mod tests {
     /// zeros and NaN payloads included), for f32 (shuffles) and f64 (the scalar fallback).
     #[test]
     fn every_path_transposes_exactly() {
-        let bits = |k: usize, i: usize| (k as u32 * 0x9E37_79B9) ^ (i as u32 * 0x85EB_CA6B);
+        let bits = |k: usize, i: usize| {
+            (k as u32).wrapping_mul(0x9E37_79B9) ^ (i as u32).wrapping_mul(0x85EB_CA6B)
+        };
         let mut src: Block =
             core::array::from_fn(|k| core::array::from_fn(|i| f32::from_bits(bits(k, i))));
         (src[3][7], src[15][0]) = (-0.0, f32::from_bits(0x7FC0_1234));
