@@ -73,11 +73,7 @@ pub(crate) fn forward<F: Real, R: Relax<F>, T: Tape<F>>(
                 #[inline(always)]
                 |slot, a, b, flip| {
                     let (xa, xb) = (x[a], x[b]);
-                    let (alpha, slope) = if T::SLOPE {
-                        relax.value_and_slope(xb - xa)
-                    } else {
-                        (relax.value(xb - xa), F::zero())
-                    };
+                    let (alpha, slope) = alpha_slope(relax, xb - xa, T::SLOPE);
                     mix_one(x, if flip { (b, a) } else { (a, b) }, xa, xb, alpha);
                     tape.record(slot, alpha, slope, xa - xb);
                 },
@@ -141,11 +137,7 @@ impl<F: Real> Pending<F> {
         let (mut al, mut sl) = ([F::zero(); BATCH], [F::zero(); BATCH]);
         for k in 0..BATCH {
             let d = self.xb[k] - self.xa[k];
-            (al[k], sl[k]) = if T::SLOPE {
-                relax.value_and_slope(d)
-            } else {
-                (relax.value(d), F::zero())
-            };
+            (al[k], sl[k]) = alpha_slope(relax, d, T::SLOPE);
         }
         for k in 0..self.len {
             let (xa, xb, alpha) = (self.xa[k], self.xb[k], al[k]);
@@ -153,6 +145,16 @@ impl<F: Real> Pending<F> {
             tape.record(self.slot[k], alpha, sl[k], xa - xb);
         }
         self.len = 0;
+    }
+}
+
+/// α(d) and, when `slope`, dα/dd (else zero, and the slope is not computed).
+#[inline(always)]
+fn alpha_slope<F: Real, R: Relax<F>>(relax: &R, d: F, slope: bool) -> (F, F) {
+    if slope {
+        relax.value_and_slope(d)
+    } else {
+        (relax.value(d), F::zero())
     }
 }
 
@@ -211,11 +213,7 @@ pub(crate) fn forward_lanes<F: Real, R: Relax<F>, const W: usize, const FULL: bo
                 let (mut al, mut sl, mut mn, mut mx) = ([F::zero(); W], [F::zero(); W], xa, xb);
                 for k in 0..W {
                     let d = xb[k] - xa[k];
-                    let (av, sv) = if FULL {
-                        relax.value_and_slope(d)
-                    } else {
-                        (relax.value(d), F::zero())
-                    };
+                    let (av, sv) = alpha_slope(relax, d, FULL);
                     let be = F::one() - av;
                     al[k] = av;
                     sl[k] = sv;
