@@ -16,6 +16,23 @@ pub(crate) struct Blocks {
 }
 
 impl Blocks {
+    /// Calls `f(j0, a, b, flip)` for each block q of `v[w0..w1]`: `j0 = m·q` is its first
+    /// comparator (at slot `slot + j0`), `a` and `b` its two halves of m values, `flip` its
+    /// direction.
+    #[inline(always)]
+    pub(crate) fn for_each<T>(
+        &self,
+        v: &mut [T],
+        mut f: impl FnMut(usize, &mut [T], &mut [T], bool),
+    ) {
+        let v = &mut v[self.w0..self.w1];
+        let m = self.m;
+        for (q, blk) in v.chunks_exact_mut(2 * m).enumerate() {
+            let (a, b) = blk.split_at_mut(m);
+            f(m * q, a, &mut b[..m], self.flip(q));
+        }
+    }
+
     /// Whether block q is descending.
     #[inline(always)]
     pub(crate) fn flip(&self, q: usize) -> bool {
