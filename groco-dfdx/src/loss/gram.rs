@@ -6,11 +6,13 @@
 //! then read back from its own panel (columns ≥ s, contiguous) and from the earlier panels
 //! (columns < s, one column of each: strided, but consecutive rows share cache lines), or, for
 //! consecutive rows at once, candidate c < s of all of them from row c of its panel
-//! (contiguous).
+//! (contiguous). Right after each panel's gemm, while it is in cache, the largest value of
+//! each column over each [`CHUNK`] of its rows is kept, for the top-k's bounds.
 
 use rayon::prelude::*;
 
 use super::float::LossFloat;
+use super::top_k::CHUNK;
 use crate::host::gemm::{gemm, MatRef};
 use crate::host::Scratch;
 
@@ -23,6 +25,9 @@ pub(crate) struct SymGram<F: LossFloat> {
     data: Scratch<F>,
     /// Offset of each panel in `data`.
     offsets: Vec<usize>,
+    /// `maxima[i·n + r]`: the largest of S[c][r] over the [`CHUNK`] rows c of chunk i, for
+    /// every r right of the chunk's panel (the rest unset).
+    maxima: Scratch<F>,
     n: usize,
 }
 
@@ -37,23 +42,55 @@ impl<F: LossFloat> SymGram<F> {
             total += PANEL.min(n - s) * (n - s);
         }
         let mut data = Scratch::take(total);
+        let mut maxima = Scratch::take(n.div_ceil(CHUNK) * n);
         let mut panels = Vec::with_capacity(starts.len());
-        let mut rest = &mut data[..];
+        let (mut rest, mut rest_max) = (&mut data[..], &mut maxima[..]);
         for &s in &starts {
             let (head, tail) = rest.split_at_mut(PANEL.min(n - s) * (n - s));
-            panels.push((s, head));
-            rest = tail;
+            let (head_max, tail_max) = rest_max.split_at_mut(PANEL.min(n - s).div_ceil(CHUNK) * n);
+            panels.push((s, head, head_max));
+            (rest, rest_max) = (tail, tail_max);
         }
-        panels.into_par_iter().for_each(|(s, out)| {
-            let p = PANEL.min(n - s);
+        panels.into_par_iter().for_each(|(s, out, max)| {
+            let (p, w) = (PANEL.min(n - s), n - s);
             let a = MatRef::row_major(&z[s * cols..(s + p) * cols], p, cols);
-            let b = MatRef::row_major(&z[s * cols..], n - s, cols).t();
+            let b = MatRef::row_major(&z[s * cols..], w, cols).t();
             gemm(out, a, b, false);
+            // the chunk maxima of the columns right of the panel, while it is in cache
+            for (rows, mx) in out.chunks(CHUNK * w).zip(max.chunks_mut(n)) {
+                let mx = &mut mx[s + p..];
+                let mut rows = rows.chunks_exact(w).map(|row| &row[p..]);
+                if let Some(first) = rows.next() {
+                    mx.copy_from_slice(first);
+                }
+                for row in rows {
+                    for (m, &v) in mx.iter_mut().zip(row) {
+                        *m = if v > *m { v } else { *m };
+                    }
+                }
+            }
         });
-        SymGram { data, offsets, n }
+        SymGram {
+            data,
+            offsets,
+            maxima,
+            n,
+        }
+    }
+
+    /// The largest of S[c][r0..r0 + len] over the [`CHUNK`] candidates c of chunk i (rows
+    /// i·CHUNK.., of an earlier panel than row r0's), as [`SymGram::cross`].
+    #[inline(always)]
+    pub fn cross_maxima(&self, i: usize, r0: usize, len: usize) -> &[F] {
+        debug_assert!(
+            r0 / PANEL > i * CHUNK / PANEL,
+            "chunk {i} is not left of row {r0}"
+        );
+        &self.maxima[i * self.n + r0..][..len]
     }
 
     /// The first row of row `r`'s panel, s, and row r's own part S[r][s..n] (contiguous).
+    #[inline(always)]
     pub fn own(&self, r: usize) -> (usize, &[F]) {
         let (pr, s) = (r / PANEL, r / PANEL * PANEL);
         let w = self.n - s;
@@ -62,6 +99,7 @@ impl<F: LossFloat> SymGram<F> {
 
     /// S[c][r0..r0 + len] = S[r0..r0 + len][c] for a row c of an earlier panel than row r0's
     /// (c < r0's `own` start), contiguous in c's panel: candidate c of `len` rows from r0.
+    #[inline(always)]
     pub fn cross(&self, c: usize, r0: usize, len: usize) -> &[F] {
         let (q, sq) = (c / PANEL, c / PANEL * PANEL);
         debug_assert!(
@@ -117,6 +155,16 @@ mod tests {
                 for c in 0..g.own(r0).0 {
                     for (j, &v) in g.cross(c, r0, 16).iter().enumerate() {
                         assert_eq!(v, full[(r0 + j) * n + c], "n={n} cross({c}, {r0})[{j}]");
+                    }
+                }
+                // and the maxima of every chunk of CHUNK candidates left of their panel
+                for i in 0..g.own(r0).0 / CHUNK {
+                    for (j, &v) in g.cross_maxima(i, r0, 16).iter().enumerate() {
+                        let r = r0 + j;
+                        let want = (i * CHUNK..(i + 1) * CHUNK)
+                            .map(|c| full[r * n + c])
+                            .fold(f64::NEG_INFINITY, f64::max);
+                        assert_eq!(v, want, "n={n} cross_maxima({i}, {r0})[{j}]");
                     }
                 }
             }

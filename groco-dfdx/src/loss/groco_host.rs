@@ -153,15 +153,17 @@ impl<F: LossFloat> AnchorRun<'_, F> {
                             let core_sc = &mut rest[..core_len];
                             // the candidates left of the group's panel, all rows at once, then
                             // each row's own part (skipping itself)
-                            let own = |i: usize| {
-                                let (s, own) = sims.own(r0 + i);
-                                (s, own, r0 + i)
-                            };
-                            let cross = |c: usize| sims.cross(c, r0, rows);
                             TopK::new(&mut *neg, &mut *idx, k).select(
                                 0..sims.own(r0).0,
-                                cross,
-                                own,
+                                #[inline(always)]
+                                |c| sims.cross(c, r0, rows),
+                                #[inline(always)]
+                                |i| sims.cross_maxima(i, r0, rows),
+                                #[inline(always)]
+                                |i| {
+                                    let (s, own) = sims.own(r0 + i);
+                                    (s, own, r0 + i)
+                                },
                                 maxima,
                             );
                             for i in 0..rows {

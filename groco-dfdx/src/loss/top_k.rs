@@ -23,8 +23,8 @@ use groco_core::{Real, LANES};
 
 use super::float::LossFloat;
 
-/// Candidates per compare in [`TopK::scan_row`].
-const CHUNK: usize = 32;
+/// Candidates per compare in [`TopK::scan_row`], and per maximum of the bounds.
+pub(crate) const CHUNK: usize = 32;
 
 /// The running top-k of `rows ≤ LANES` rows (see the module docs).
 pub(crate) struct TopK<'a, F> {
@@ -59,52 +59,48 @@ impl<'a, F: LossFloat> TopK<'a, F> {
 
     /// Floats of scratch that [`TopK::select`] needs over `n` candidates.
     pub(crate) fn maxima_len(n: usize) -> usize {
-        LANES * (n.div_ceil(CHUNK) + 1)
+        (LANES + 1) * (n.div_ceil(CHUNK) + 1)
     }
 
     /// Offers every row the candidates `cross` across rows (as [`TopK::scan_columns`]), then
     /// each row j its own `own(j) = (base, values, skip)` (as [`TopK::scan_row`]), after
     /// bounding the rows from below by their chunk maxima (the module docs), kept in `maxima`
-    /// ([`TopK::maxima_len`] of the candidate count).
+    /// ([`TopK::maxima_len`] of the candidate count). `cross` starts at 0 and holds whole
+    /// chunks; `cross_max(i)[j]` is row j's largest candidate of chunk i (`i·CHUNK..`).
     #[inline(always)]
     pub(crate) fn select<'c>(
         &mut self,
         cross: Range<usize>,
         column: impl Fn(usize) -> &'c [F],
+        cross_max: impl Fn(usize) -> &'c [F],
         own: impl Fn(usize) -> (usize, &'c [F], usize),
         maxima: &mut [F],
     ) where
         F: 'c,
     {
         let (rows, k) = (self.rows, self.k);
-        let per = maxima.len() / rows;
+        // chunk-major: the maximum of chunk ci of row j at mx[ci·LANES + j]
+        let (mx, spare) = maxima.split_at_mut(maxima.len() / (LANES + 1) * LANES);
         // the cross part's chunk maxima, all rows at once
-        let mut chunks = 0;
-        for c0 in cross.clone().step_by(CHUNK) {
-            let mut m = [F::neg_infinity(); LANES];
-            for c in c0..(c0 + CHUNK).min(cross.end) {
-                let col = column(c);
-                if rows == LANES {
-                    let col: &[F; LANES] = col[..LANES].try_into().expect("LANES values");
-                    m = core::array::from_fn(|j| if col[j] > m[j] { col[j] } else { m[j] });
-                } else {
-                    for (mj, &v) in m.iter_mut().zip(&col[..rows]) {
-                        *mj = if v > *mj { v } else { *mj };
-                    }
-                }
-            }
-            for (j, &mj) in m[..rows].iter().enumerate() {
-                maxima[j * per + chunks] = mj;
-            }
-            chunks += 1;
+        let chunks = cross.len() / CHUNK;
+        for (ci, m) in mx[..chunks * LANES]
+            .as_chunks_mut::<LANES>()
+            .0
+            .iter_mut()
+            .enumerate()
+        {
+            let src = cross_max(ci);
+            *m = core::array::from_fn(|j| if j < rows { src[j] } else { F::neg_infinity() });
         }
+        // each row's own chunks (absent ones, and the lanes of absent rows, −∞)
+        let own_chunks = (0..rows).map(|j| own(j).1.len().div_ceil(CHUNK)).max();
+        let at = chunks + own_chunks.unwrap_or(0);
+        mx[chunks * LANES..at * LANES].fill(F::neg_infinity());
         for j in 0..rows {
             let (base, vals, skip) = own(j);
-            let mx = &mut maxima[j * per..(j + 1) * per];
-            let mut at = chunks;
             for (ci, chunk) in vals.chunks(CHUNK).enumerate() {
                 let c0 = base + ci * CHUNK;
-                mx[at] = match <&[F; CHUNK]>::try_from(chunk) {
+                mx[(chunks + ci) * LANES + j] = match <&[F; CHUNK]>::try_from(chunk) {
                     Ok(full) if !(c0..c0 + CHUNK).contains(&skip) => max_of(full),
                     _ => chunk
                         .iter()
@@ -112,12 +108,10 @@ impl<'a, F: LossFloat> TopK<'a, F> {
                         .filter(|&(o, _)| c0 + o != skip)
                         .fold(F::neg_infinity(), |m, (_, &v)| if v > m { v } else { m }),
                 };
-                at += 1;
             }
-            if at >= k {
-                let by_value = |a: &F, b: &F| b.partial_cmp(a).unwrap_or(Ordering::Equal);
-                self.lows[j] = *mx[..at].select_nth_unstable_by(k - 1, by_value).1;
-            }
+        }
+        if at >= k {
+            self.lows = kth_largest(&mx[..at * LANES], k, spare);
         }
         self.scan_columns(cross, &column);
         for j in 0..rows {
@@ -208,8 +202,11 @@ impl<'a, F: LossFloat> TopK<'a, F> {
     /// Offers every row the candidates `cols`, in order: `column(c)[j]` is candidate c's value
     /// for row j (at least `rows` values). No row's skipped index may lie in `cols`.
     #[inline(always)]
-    pub(crate) fn scan_columns<'c>(&mut self, cols: Range<usize>, column: impl Fn(usize) -> &'c [F])
-    where
+    pub(crate) fn scan_columns<'c>(
+        &mut self,
+        cols: Range<usize>,
+        column: &impl Fn(usize) -> &'c [F],
+    ) where
         F: 'c,
     {
         let rows = self.rows;
@@ -219,15 +216,15 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         }
         let present = ((1u64 << rows) - 1) as u32;
         for c in cols {
-            let col = column(c);
+            // through `*column`: a call through `&impl Fn` goes by std's out-of-line
+            // `impl Fn for &F` shim (not `#[inline]`, so not inlined across codegen units)
+            let col = (*column)(c);
             let v: [F; LANES] = if rows == LANES {
                 *<&[F; LANES]>::try_from(&col[..LANES]).expect("LANES values")
             } else {
                 core::array::from_fn(|j| if j < rows { col[j] } else { F::zero() })
             };
-            if !(0..LANES).fold(false, |a, j| a | (v[j] >= ts[j])) {
-                continue;
-            }
+            // one compare and mask for all rows; most candidates end here
             let mut mask = (0..LANES).fold(0u32, |m, j| m | (u32::from(v[j] >= ts[j]) << j));
             mask &= present;
             while mask != 0 {
@@ -238,6 +235,38 @@ impl<'a, F: LossFloat> TopK<'a, F> {
             }
         }
     }
+}
+
+/// Largest k for which [`kth_largest`] keeps its running lists in registers.
+const KTH_MAX: usize = 32;
+
+/// The k-th largest (counting equal values) of each lane of the chunk-major `mx` (`at` rows of
+/// [`LANES`], at ≥ k), all lanes at once: each row of values is inserted into k descending lists
+/// by compare-exchanges (branch-free, it vectorises). For k above [`KTH_MAX`], lane by lane by
+/// a selection in `spare` (at least `at` floats).
+#[inline(always)]
+fn kth_largest<F: Real>(mx: &[F], k: usize, spare: &mut [F]) -> [F; LANES] {
+    let rows = mx.as_chunks::<LANES>().0;
+    if k <= KTH_MAX {
+        let mut top = [[F::neg_infinity(); LANES]; KTH_MAX];
+        for &row in rows {
+            let mut v = row;
+            for t in &mut top[..k] {
+                let hi = core::array::from_fn(|j| if v[j] > t[j] { v[j] } else { t[j] });
+                v = core::array::from_fn(|j| if v[j] > t[j] { t[j] } else { v[j] });
+                *t = hi;
+            }
+        }
+        return top[k - 1];
+    }
+    let by_value = |a: &F, b: &F| b.partial_cmp(a).unwrap_or(Ordering::Equal);
+    let spare = &mut spare[..rows.len()];
+    core::array::from_fn(|j| {
+        for (s, row) in spare.iter_mut().zip(rows) {
+            *s = row[j];
+        }
+        *spare.select_nth_unstable_by(k - 1, by_value).1
+    })
 }
 
 /// The largest of 32 values, by halves (elementwise maxima vectorise; a running maximum
@@ -286,6 +315,42 @@ mod tests {
         row
     }
 
+    /// `len` distinct values in a scrambled order (a row whose k-th largest is unique, so
+    /// that a bound set too high drops a candidate).
+    fn distinct_row(len: usize, salt: usize) -> Vec<f64> {
+        (0..len)
+            .map(|i| ((i * 7919 + salt * 104_729) % 10_007) as f64 / 10_007.0)
+            .collect()
+    }
+
+    /// Lane by lane, the k-th largest of a column equals the sorted column's, for k at and
+    /// past the vectorised limit.
+    #[test]
+    fn kth_largest_matches_a_sort() {
+        for at in [1, 2, 7, 33, 80] {
+            let mx: Vec<f64> = (0..LANES)
+                .flat_map(|j| distinct_row(at, j))
+                .collect::<Vec<_>>();
+            // chunk-major: lane j of row i at i·LANES + j (with a repeat in lane 3)
+            let mut cm: Vec<f64> = (0..at * LANES)
+                .map(|x| mx[(x % LANES) * at + x / LANES])
+                .collect();
+            if at > 1 {
+                cm[3] = cm[LANES + 3];
+            }
+            let ks = [1, 2, at / 2 + 1, at.min(KTH_MAX), at.min(KTH_MAX + 1), at];
+            for k in ks.into_iter().filter(|&k| k <= at) {
+                let mut spare = vec![0.0; at];
+                let got = kth_largest(&cm, k, &mut spare);
+                for (j, &g) in got.iter().enumerate() {
+                    let mut col: Vec<f64> = (0..at).map(|i| cm[i * LANES + j]).collect();
+                    col.sort_by(|a, b| b.partial_cmp(a).unwrap());
+                    assert_eq!(g, col[k - 1], "at={at} k={k} lane {j}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn top_k_matches_a_full_sort() {
         let row = tied_row(40, 0);
@@ -301,53 +366,76 @@ mod tests {
     }
 
     /// Columns across rows first, then each row's own tail, equal the per-row full sort, with
-    /// and without the chunk-maxima bound: for full and partial row groups, and column ranges
-    /// that fill some rows and not others.
+    /// and without the chunk-maxima bound (with a cross part of whole chunks, as the Gram
+    /// panels give): for full and partial row groups, column ranges that fill some rows and
+    /// not others, and bounds by the vectorised k-th largest (k ≤ 32) and by selection.
     #[test]
     fn columns_then_rows_match_a_full_sort() {
         for rows in [1, 5, LANES] {
-            for (split, k) in [
-                (0, 4),
-                (3, 4),
-                (20, 4),
-                (20, 30),
-                (47, 9),
-                (150, 3),
-                (64, 7),
+            for (split, k, len) in [
+                (0, 4, 200),
+                (3, 4, 200),
+                (20, 4, 200),
+                (20, 30, 200),
+                (47, 9, 200),
+                (150, 3, 200),
+                (64, 7, 200),
+                (96, 1, 200),
+                (128, 12, 200),
+                (128, 32, 1400),
+                (64, 40, 1400),
+                (1024, 35, 1400),
             ] {
-                // row j: 208 candidates in 7 chunks; its own index (skipped) lies at or after
-                // `split`
-                let data: Vec<Vec<f64>> = (0..rows).map(|j| tied_row(200, j)).collect();
-                let len = data[0].len();
-                let skip = |j: usize| split + j % (len - split);
-                let cols: Vec<Vec<f64>> = (0..split)
-                    .map(|c| (0..rows).map(|j| data[j][c]).collect())
-                    .collect();
-                let check = |vals: &[f64], idx: &[usize], how: &str| {
-                    for (j, row) in data.iter().enumerate() {
-                        let got: Vec<(f64, usize)> = vals[j * k..(j + 1) * k]
-                            .iter()
-                            .copied()
-                            .zip(idx[j * k..(j + 1) * k].iter().copied())
-                            .collect();
-                        let ctx = format!("{how} rows={rows} split={split} k={k} row {j}");
-                        assert_eq!(got, by_sort(row, skip(j), k), "{ctx}");
-                    }
-                };
-                for bounded in [false, true] {
-                    let (mut vals, mut idx) = (vec![0.0; rows * k], vec![0; rows * k]);
-                    let mut top = TopK::new(&mut vals, &mut idx, k);
-                    if bounded {
-                        let mut maxima = vec![f64::NAN; TopK::<f64>::maxima_len(len)];
-                        let own = |j: usize| (split, &data[j][split..], skip(j));
-                        top.select(0..split, |c| &cols[c], own, &mut maxima);
-                    } else {
-                        top.scan_columns(0..split, |c| &cols[c]);
+                // row j: len + 8 candidates; its own index (skipped) lies at or after `split`
+                for distinct in [false, true] {
+                    let row = if distinct { distinct_row } else { tied_row };
+                    let data: Vec<Vec<f64>> = (0..rows).map(|j| row(len, j)).collect();
+                    let len = data[0].len();
+                    let skip = |j: usize| split + j % (len - split);
+                    let cols: Vec<Vec<f64>> = (0..split)
+                        .map(|c| (0..rows).map(|j| data[j][c]).collect())
+                        .collect();
+                    let chunk_max: Vec<Vec<f64>> = (0..split / CHUNK)
+                        .map(|i| {
+                            let chunk = &cols[i * CHUNK..(i + 1) * CHUNK];
+                            (0..rows)
+                                .map(|j| {
+                                    chunk.iter().map(|c| c[j]).fold(f64::NEG_INFINITY, f64::max)
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let check = |vals: &[f64], idx: &[usize], how: &str| {
                         for (j, row) in data.iter().enumerate() {
-                            top.scan_row(j, &row[split..], split, skip(j));
+                            let got: Vec<(f64, usize)> = vals[j * k..(j + 1) * k]
+                                .iter()
+                                .copied()
+                                .zip(idx[j * k..(j + 1) * k].iter().copied())
+                                .collect();
+                            let ctx = format!("{how} rows={rows} split={split} k={k} row {j}");
+                            assert_eq!(got, by_sort(row, skip(j), k), "{ctx}");
                         }
+                    };
+                    for bounded in [false, true] {
+                        let (mut vals, mut idx) = (vec![0.0; rows * k], vec![0; rows * k]);
+                        let mut top = TopK::new(&mut vals, &mut idx, k);
+                        if bounded && split % CHUNK == 0 {
+                            let mut maxima = vec![f64::NAN; TopK::<f64>::maxima_len(len)];
+                            let own = |j: usize| (split, &data[j][split..], skip(j));
+                            let cross_max = |i: usize| &chunk_max[i][..];
+                            top.select(0..split, |c| &cols[c], cross_max, own, &mut maxima);
+                        } else {
+                            top.scan_columns(0..split, &|c| &cols[c]);
+                            for (j, row) in data.iter().enumerate() {
+                                top.scan_row(j, &row[split..], split, skip(j));
+                            }
+                        }
+                        check(
+                            &vals,
+                            &idx,
+                            &format!("bounded={bounded} distinct={distinct}"),
+                        );
                     }
-                    check(&vals, &idx, &format!("bounded={bounded}"));
                 }
             }
         }
