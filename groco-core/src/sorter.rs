@@ -231,6 +231,18 @@ impl<F: Real> Sorter<F> {
         Ok(())
     }
 
+    /// [`Sorter::check_row`]'s spread test on the first `lanes` lanes of the finite rows held
+    /// lane-wise in `xs` (value i of lane k at `xs[i][k]`), all lanes at once.
+    #[inline(always)]
+    pub(crate) fn lanes_fit<const W: usize>(&self, xs: &[[F; W]], lanes: usize) -> bool {
+        let (mut lo, mut hi) = (xs[0], xs[0]);
+        for x in &xs[1..] {
+            lo = core::array::from_fn(|k| lo[k].min(x[k]));
+            hi = core::array::from_fn(|k| hi[k].max(x[k]));
+        }
+        (0..lanes).all(|k| ((hi[k] - lo[k]) * self.scale).is_finite())
+    }
+
     /// Whether steepness times the spread of the finite, non-empty `x` is finite.
     #[inline(always)]
     fn spread_fits(&self, x: &[F]) -> bool {

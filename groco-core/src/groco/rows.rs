@@ -132,13 +132,15 @@ impl<F: Real> GrocoRowLoss<F> {
         for lane in 0..W {
             let r = if lane < g { lane } else { 0 };
             self.pre_order(&pos[r * p..(r + 1) * p], &neg[r * m..(r + 1) * m], row);
-            if lane < g {
-                self.sorter
-                    .check_row("positives and negatives", row, r * (p + m))?;
-            }
             for (x, &val) in xs.iter_mut().zip(&*row) {
                 x[lane] = val;
             }
+        }
+        // the single-row call's input check, all rows at once (their values are finite)
+        if !self.sorter.lanes_fit(xs, g) {
+            return Err(Error::Overflow {
+                what: "positives and negatives",
+            });
         }
         let topo = &self.sorter.topo;
         with_relaxation!(self.sorter.config, r => {
@@ -316,5 +318,26 @@ mod tests {
             .try_loss_and_grad_rows(&pos, &neg, &mut gp, &mut gn, &mut losses, &mut sc[1..])
             .unwrap_err();
         assert!(matches!(e, Error::ScratchTooSmall { .. }), "{e:?}");
+        // a row whose spread overflows, checked with the others at once: the row call's error
+        let (pos, neg) = ([0.5, 1e308], [0.0, 0.2, 0.3, -1e308, -1e308, -1e308]);
+        let want = Error::Overflow {
+            what: "positives and negatives",
+        };
+        let mut sc1 = vec![0.0; l.scratch_len()];
+        let e1 = l.try_loss_and_grad(&pos[1..], &neg[3..], &mut gp[..1], &mut gn[..3], &mut sc1);
+        assert_eq!(e1.unwrap_err(), want);
+        let e = l
+            .try_loss_and_grad_rows(&pos, &neg, &mut gp, &mut gn, &mut losses, &mut sc)
+            .unwrap_err();
+        assert_eq!(e, want);
+        l.try_loss_and_grad_rows(
+            &pos[..1],
+            &neg[..3],
+            &mut gp[..1],
+            &mut gn[..3],
+            &mut losses[..1],
+            &mut sc,
+        )
+        .unwrap();
     }
 }
