@@ -7,7 +7,7 @@
 //! (columns < s, one column of each: strided, but consecutive rows share cache lines), or, for
 //! consecutive rows at once, candidate c < s of all of them from row c of its panel
 //! (contiguous). Right after each panel's gemm, while it is in cache, the largest value of
-//! each column over each [`CHUNK`] of its rows is kept, for the top-k's bounds.
+//! each column over each [`CHUNK`] of its rows can be kept, for the top-k's bounds.
 
 use rayon::prelude::*;
 
@@ -34,6 +34,15 @@ pub(crate) struct SymGram<F: LossFloat> {
 impl<F: LossFloat> SymGram<F> {
     /// The Gram matrix of the `n` rows of `z` (`n` × `cols`, row-major).
     pub fn new(z: &[F], n: usize, cols: usize) -> Self {
+        Self::build(z, n, cols, false)
+    }
+
+    /// [`SymGram::new`], also keeping the chunk maxima that [`SymGram::cross_maxima`] reads.
+    pub fn with_chunk_maxima(z: &[F], n: usize, cols: usize) -> Self {
+        Self::build(z, n, cols, true)
+    }
+
+    fn build(z: &[F], n: usize, cols: usize, chunk_maxima: bool) -> Self {
         let starts: Vec<usize> = (0..n).step_by(PANEL).collect();
         let mut offsets = Vec::with_capacity(starts.len());
         let mut total = 0;
@@ -42,12 +51,21 @@ impl<F: LossFloat> SymGram<F> {
             total += PANEL.min(n - s) * (n - s);
         }
         let mut data = Scratch::take(total);
-        let mut maxima = Scratch::take(n.div_ceil(CHUNK) * n);
+        let mut maxima = Scratch::take(if chunk_maxima {
+            n.div_ceil(CHUNK) * n
+        } else {
+            0
+        });
         let mut panels = Vec::with_capacity(starts.len());
         let (mut rest, mut rest_max) = (&mut data[..], &mut maxima[..]);
         for &s in &starts {
             let (head, tail) = rest.split_at_mut(PANEL.min(n - s) * (n - s));
-            let (head_max, tail_max) = rest_max.split_at_mut(PANEL.min(n - s).div_ceil(CHUNK) * n);
+            let len_max = if chunk_maxima {
+                PANEL.min(n - s).div_ceil(CHUNK) * n
+            } else {
+                0
+            };
+            let (head_max, tail_max) = rest_max.split_at_mut(len_max);
             panels.push((s, head, head_max));
             (rest, rest_max) = (tail, tail_max);
         }
@@ -79,7 +97,8 @@ impl<F: LossFloat> SymGram<F> {
     }
 
     /// The largest of S[c][r0..r0 + len] over the [`CHUNK`] candidates c of chunk i (rows
-    /// i·CHUNK.., of an earlier panel than row r0's), as [`SymGram::cross`].
+    /// i·CHUNK.., of an earlier panel than row r0's), as [`SymGram::cross`]. Only on a Gram
+    /// built by [`SymGram::with_chunk_maxima`].
     #[inline(always)]
     pub fn cross_maxima(&self, i: usize, r0: usize, len: usize) -> &[F] {
         debug_assert!(
@@ -141,7 +160,7 @@ mod tests {
             let z: Vec<f64> = (0..n * cols)
                 .map(|i| ((i * 37 % 23) as f64 - 11.0) / 7.0)
                 .collect();
-            let g = SymGram::new(&z, n, cols);
+            let g = SymGram::with_chunk_maxima(&z, n, cols);
             let mut full = vec![f64::NAN; n * n];
             g.fill(&mut full);
             for i in 0..n {

@@ -64,7 +64,7 @@ pub(crate) fn groco_host<F: LossFloat>(
     for v in 0..nv {
         let rl = if v < p { &eligible } else { &extra };
         let pos_views: Vec<usize> = (0..p).filter(|&u| u != v).collect();
-        let sims = SymGram::new(&z[v].z, b, d);
+        let sims = SymGram::with_chunk_maxima(&z[v].z, b, d);
         let rows = AnchorRun {
             z: &z,
             v,
