@@ -4,11 +4,15 @@
 //! panel P (rows s..s+p) holds S[s..s+p][s..n] = Z[s..s+p]·Z[s..n]ᵀ, one gemm each, the panels
 //! spread over rayon. That is n(n+p)/2 of the n² dot products (56% at n = 1024). A row of S is
 //! then read back from its own panel (columns ≥ s, contiguous) and from the earlier panels
-//! (columns < s, one column of each: strided, but consecutive rows share cache lines), or, for
-//! consecutive rows at once, candidate c < s of all of them from row c of its panel
-//! (contiguous). Right after each panel's gemm, while it is in cache, the largest value of
-//! each column over each [`CHUNK`] of its rows can be kept, for the top-k's bounds.
+//! (columns < s, one column of each: strided). For the top-k, [`SymGram::with_rows`] also
+//! writes, right after each panel's gemm while it is in cache, the transpose of the panel's
+//! part right of itself, tile by tile (the lower triangle, `PANEL` × `PANEL` tiles), so that
+//! every row's columns left of its panel are contiguous too ([`SymGram::cross_chunk`]), and
+//! the largest value of each column over each [`CHUNK`] of its rows: row r's chunk maxima,
+//! the top-k's bounds.
 
+use groco_core::{Transpose, LANES};
+use groco_dispatch::Dispatch;
 use rayon::prelude::*;
 
 use super::float::LossFloat;
@@ -19,6 +23,9 @@ use crate::host::Scratch;
 /// Rows per panel.
 pub(crate) const PANEL: usize = 128;
 
+// a chunk of candidates lies in one panel, a transposed tile is whole 16×16 blocks
+const _: () = assert!(PANEL.is_multiple_of(CHUNK) && PANEL.is_multiple_of(LANES));
+
 /// The upper triangle of Z·Zᵀ by row panels (see the module docs).
 #[derive(Debug)]
 pub(crate) struct SymGram<F: LossFloat> {
@@ -28,63 +35,91 @@ pub(crate) struct SymGram<F: LossFloat> {
     /// `maxima[i·n + r]`: the largest of S[c][r] over the [`CHUNK`] rows c of chunk i, for
     /// every r right of the chunk's panel (the rest unset).
     maxima: Scratch<F>,
+    /// Panel q's part right of itself, transposed by tiles: tile Q > q holds S[r][sq..sq + p]
+    /// for the rows r of panel Q, row-major (`PANEL` columns), at `lower_offsets[q]` +
+    /// (Q − q − 1)·`PANEL`².
+    lower: Scratch<F>,
+    lower_offsets: Vec<usize>,
     n: usize,
 }
+
+/// One panel's gemm output and, with rows kept, its chunk maxima and transposed tiles.
+type PanelOut<'a, F> = (usize, &'a mut [F], &'a mut [F], &'a mut [F]);
 
 impl<F: LossFloat> SymGram<F> {
     /// The Gram matrix of the `n` rows of `z` (`n` × `cols`, row-major).
     pub fn new(z: &[F], n: usize, cols: usize) -> Self {
-        Self::build(z, n, cols, false)
+        Self::build(z, n, cols, None)
     }
 
-    /// [`SymGram::new`], also keeping the chunk maxima that [`SymGram::cross_maxima`] reads.
-    pub fn with_chunk_maxima(z: &[F], n: usize, cols: usize) -> Self {
-        Self::build(z, n, cols, true)
+    /// [`SymGram::new`], also keeping every row's columns left of its panel contiguous and
+    /// their chunk maxima ([`SymGram::cross_chunk`], [`SymGram::cross_maxima`]), with `isa`'s
+    /// vectors and transposes.
+    pub fn with_rows(z: &[F], n: usize, cols: usize, isa: Dispatch) -> Self {
+        Self::build(z, n, cols, Some(isa))
     }
 
-    fn build(z: &[F], n: usize, cols: usize, chunk_maxima: bool) -> Self {
+    fn build(z: &[F], n: usize, cols: usize, rows: Option<Dispatch>) -> Self {
         let starts: Vec<usize> = (0..n).step_by(PANEL).collect();
-        let mut offsets = Vec::with_capacity(starts.len());
-        let mut total = 0;
-        for &s in &starts {
-            offsets.push(total);
-            total += PANEL.min(n - s) * (n - s);
-        }
+        let len = |s: usize| PANEL.min(n - s) * (n - s);
+        let len_max = |s: usize| match rows {
+            Some(_) => PANEL.min(n - s).div_ceil(CHUNK) * n,
+            None => 0,
+        };
+        let len_low = |s: usize| match rows {
+            Some(_) => PANEL.min(n - s) * (n - s - PANEL.min(n - s)),
+            None => 0,
+        };
+        let offsets_of = |f: &dyn Fn(usize) -> usize| -> (Vec<usize>, usize) {
+            let mut total = 0;
+            let offs = starts
+                .iter()
+                .map(|&s| {
+                    let at = total;
+                    total += f(s);
+                    at
+                })
+                .collect();
+            (offs, total)
+        };
+        let (offsets, total) = offsets_of(&len);
+        let (lower_offsets, total_low) = offsets_of(&len_low);
         let mut data = Scratch::take(total);
-        let mut maxima = Scratch::take(if chunk_maxima {
-            n.div_ceil(CHUNK) * n
-        } else {
-            0
-        });
-        let mut panels = Vec::with_capacity(starts.len());
-        let (mut rest, mut rest_max) = (&mut data[..], &mut maxima[..]);
+        let mut maxima = Scratch::take(starts.iter().map(|&s| len_max(s)).sum());
+        let mut lower = Scratch::take(total_low);
+        let mut panels: Vec<PanelOut<'_, F>> = Vec::with_capacity(starts.len());
+        let (mut rest, mut rest_max, mut rest_low) =
+            (&mut data[..], &mut maxima[..], &mut lower[..]);
         for &s in &starts {
-            let (head, tail) = rest.split_at_mut(PANEL.min(n - s) * (n - s));
-            let len_max = if chunk_maxima {
-                PANEL.min(n - s).div_ceil(CHUNK) * n
-            } else {
-                0
-            };
-            let (head_max, tail_max) = rest_max.split_at_mut(len_max);
-            panels.push((s, head, head_max));
-            (rest, rest_max) = (tail, tail_max);
+            let (head, tail) = rest.split_at_mut(len(s));
+            let (head_max, tail_max) = rest_max.split_at_mut(len_max(s));
+            let (head_low, tail_low) = rest_low.split_at_mut(len_low(s));
+            panels.push((s, head, head_max, head_low));
+            (rest, rest_max, rest_low) = (tail, tail_max, tail_low);
         }
-        panels.into_par_iter().for_each(|(s, out, max)| {
-            let (p, w) = (PANEL.min(n - s), n - s);
-            let a = MatRef::row_major(&z[s * cols..(s + p) * cols], p, cols);
-            let b = MatRef::row_major(&z[s * cols..], w, cols).t();
-            gemm(out, a, b, false);
-            // the chunk maxima of the columns right of the panel, while it is in cache
-            for (rows, mx) in out.chunks(CHUNK * w).zip(max.chunks_mut(n)) {
-                let mx = &mut mx[s + p..];
-                let mut rows = rows.chunks_exact(w).map(|row| &row[p..]);
-                if let Some(first) = rows.next() {
-                    mx.copy_from_slice(first);
-                }
-                for row in rows {
-                    for (m, &v) in mx.iter_mut().zip(row) {
-                        *m = if v > *m { v } else { *m };
-                    }
+        // panel i (work ∝ n − s) paired with panel m − 1 − i: tasks of near-equal work
+        let late = panels.split_off(panels.len().div_ceil(2));
+        let late = late
+            .into_iter()
+            .rev()
+            .map(Some)
+            .chain(core::iter::once(None));
+        let pairs: Vec<_> = panels.into_iter().zip(late).collect();
+        pairs.into_par_iter().for_each(|(first, last)| {
+            for (s, out, max, low) in core::iter::once(first).chain(last) {
+                let (p, w) = (PANEL.min(n - s), n - s);
+                let a = MatRef::row_major(&z[s * cols..(s + p) * cols], p, cols);
+                let b = MatRef::row_major(&z[s * cols..], w, cols).t();
+                gemm(out, a, b, false);
+                if let Some(isa) = rows {
+                    // while the panel is in cache
+                    isa.run(
+                        #[inline(always)]
+                        || {
+                            chunk_maxima(out, (s, p, n), max);
+                            transpose_right(out, (p, w), low, isa);
+                        },
+                    );
                 }
             }
         });
@@ -92,13 +127,15 @@ impl<F: LossFloat> SymGram<F> {
             data,
             offsets,
             maxima,
+            lower,
+            lower_offsets,
             n,
         }
     }
 
     /// The largest of S[c][r0..r0 + len] over the [`CHUNK`] candidates c of chunk i (rows
-    /// i·CHUNK.., of an earlier panel than row r0's), as [`SymGram::cross`]. Only on a Gram
-    /// built by [`SymGram::with_chunk_maxima`].
+    /// i·CHUNK.., of an earlier panel than row r0's): row r0 + j's chunk i maximum at j. Only
+    /// on a Gram built by [`SymGram::with_rows`].
     #[inline(always)]
     pub fn cross_maxima(&self, i: usize, r0: usize, len: usize) -> &[F] {
         debug_assert!(
@@ -108,25 +145,24 @@ impl<F: LossFloat> SymGram<F> {
         &self.maxima[i * self.n + r0..][..len]
     }
 
+    /// S[r][i·CHUNK..(i + 1)·CHUNK], chunk i of row r's columns left of its panel (contiguous,
+    /// from the transposed tiles). Only on a Gram built by [`SymGram::with_rows`].
+    #[inline(always)]
+    pub fn cross_chunk(&self, r: usize, i: usize) -> &[F; CHUNK] {
+        let (pr, c0) = (r / PANEL, i * CHUNK);
+        let q = c0 / PANEL;
+        debug_assert!(q < pr, "chunk {i} is not left of row {r}");
+        let tile_row = (pr - q - 1) * PANEL + r - pr * PANEL;
+        let at = self.lower_offsets[q] + tile_row * PANEL + c0 - q * PANEL;
+        self.lower[at..at + CHUNK].try_into().expect("CHUNK values")
+    }
+
     /// The first row of row `r`'s panel, s, and row r's own part S[r][s..n] (contiguous).
     #[inline(always)]
     pub fn own(&self, r: usize) -> (usize, &[F]) {
         let (pr, s) = (r / PANEL, r / PANEL * PANEL);
         let w = self.n - s;
         (s, &self.data[self.offsets[pr] + (r - s) * w..][..w])
-    }
-
-    /// S[c][r0..r0 + len] = S[r0..r0 + len][c] for a row c of an earlier panel than row r0's
-    /// (c < r0's `own` start), contiguous in c's panel: candidate c of `len` rows from r0.
-    #[inline(always)]
-    pub fn cross(&self, c: usize, r0: usize, len: usize) -> &[F] {
-        let (q, sq) = (c / PANEL, c / PANEL * PANEL);
-        debug_assert!(
-            r0 / PANEL > q,
-            "row {c} is not in an earlier panel than row {r0}"
-        );
-        let wq = self.n - sq;
-        &self.data[self.offsets[q] + (c - sq) * wq + (r0 - sq)..][..len]
     }
 
     /// Writes row `r` of S into `out` (length n).
@@ -150,43 +186,109 @@ impl<F: LossFloat> SymGram<F> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The chunk maxima of the columns right of panel (s, p) of an n-row Gram (`out`, p × (n − s)):
+/// `max[i·n + r]` over the rows of chunk i.
+#[inline(always)]
+fn chunk_maxima<F: LossFloat>(out: &[F], (s, p, n): (usize, usize, usize), max: &mut [F]) {
+    let w = n - s;
+    for (rows, mx) in out.chunks(CHUNK * w).zip(max.chunks_mut(n)) {
+        let mx = &mut mx[s + p..];
+        let mut rows = rows.chunks_exact(w).map(|row| &row[p..]);
+        if let Some(first) = rows.next() {
+            mx.copy_from_slice(first);
+        }
+        for row in rows {
+            for (m, &v) in mx.iter_mut().zip(row) {
+                *m = if v > *m { v } else { *m };
+            }
+        }
+    }
+}
 
-    #[test]
-    fn rows_match_the_full_product() {
-        for (n, cols) in [(1, 3), (5, 2), (128, 4), (129, 3), (300, 7)] {
-            let z: Vec<f64> = (0..n * cols)
-                .map(|i| ((i * 37 % 23) as f64 - 11.0) / 7.0)
-                .collect();
-            let g = SymGram::with_chunk_maxima(&z, n, cols);
-            let mut full = vec![f64::NAN; n * n];
-            g.fill(&mut full);
-            for i in 0..n {
-                for j in 0..n {
-                    let want: f64 = (0..cols).map(|c| z[i * cols + c] * z[j * cols + c]).sum();
-                    assert!((full[i * n + j] - want).abs() < 1e-12, "n={n} ({i}, {j})");
+/// Panel `out` (p × w)'s columns p..w transposed into `low`, tile by tile (see
+/// [`SymGram`]'s `lower`), by [`LANES`]² blocks with `isa`'s transpose.
+#[inline(always)]
+fn transpose_right<F: LossFloat>(out: &[F], (p, w): (usize, usize), low: &mut [F], isa: Dispatch) {
+    let tr = isa.transposer();
+    let mut block = [[F::zero(); LANES]; LANES];
+    let mut t = [[F::zero(); LANES]; LANES];
+    for (tile, dst) in low.chunks_mut(PANEL * p).enumerate() {
+        // tile columns c0.. of the panel: rows of a later panel
+        let (c0, rows) = (p + tile * PANEL, dst.len() / p);
+        for i0 in (0..p).step_by(LANES) {
+            let mut r0 = 0;
+            while r0 + LANES <= rows {
+                for (k, b) in block.iter_mut().enumerate() {
+                    let at = (i0 + k) * w + c0 + r0;
+                    b.copy_from_slice(&out[at..at + LANES]);
+                }
+                tr.transpose(&block, &mut t);
+                for (r, row) in t.iter().enumerate() {
+                    let at = (r0 + r) * p + i0;
+                    dst[at..at + LANES].copy_from_slice(row);
+                }
+                r0 += LANES;
+            }
+            for r in r0..rows {
+                for k in i0..i0 + LANES {
+                    dst[r * p + k] = out[k * w + c0 + r];
                 }
             }
-            // candidate c of 16 consecutive rows at once, for every c left of their panel
-            for r0 in (0..n.saturating_sub(15)).step_by(16) {
-                for c in 0..g.own(r0).0 {
-                    for (j, &v) in g.cross(c, r0, 16).iter().enumerate() {
-                        assert_eq!(v, full[(r0 + j) * n + c], "n={n} cross({c}, {r0})[{j}]");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use groco_dispatch::Isa;
+
+    use super::*;
+
+    /// Every entry, chunk of a row left of its panel and chunk maximum, on every ISA's
+    /// transposes (f32: shuffles; f64: the scalar fallback), against the plain product.
+    fn check<F: LossFloat + Into<f64>>(tol: f64) {
+        for (n, cols) in [(1, 3), (5, 2), (128, 4), (129, 3), (300, 7), (400, 2)] {
+            let z: Vec<F> = (0..n * cols)
+                .map(|i| F::from(((i * 37 % 23) as f64 - 11.0) / 7.0).expect("small"))
+                .collect();
+            for isa in Isa::supported() {
+                let g = SymGram::with_rows(&z, n, cols, Dispatch::try_new(isa).expect("isa"));
+                let mut full = vec![F::nan(); n * n];
+                g.fill(&mut full);
+                for i in 0..n {
+                    for j in 0..n {
+                        let want: f64 = (0..cols)
+                            .map(|c| z[i * cols + c].into() * z[j * cols + c].into())
+                            .sum();
+                        let got: f64 = full[i * n + j].into();
+                        assert!((got - want).abs() < tol, "n={n} ({i}, {j})");
                     }
                 }
-                // and the maxima of every chunk of CHUNK candidates left of their panel
-                for i in 0..g.own(r0).0 / CHUNK {
-                    for (j, &v) in g.cross_maxima(i, r0, 16).iter().enumerate() {
-                        let r = r0 + j;
-                        let want = (i * CHUNK..(i + 1) * CHUNK)
-                            .map(|c| full[r * n + c])
-                            .fold(f64::NEG_INFINITY, f64::max);
-                        assert_eq!(v, want, "n={n} cross_maxima({i}, {r0})[{j}]");
+                for r in 0..n {
+                    for i in 0..g.own(r).0 / CHUNK {
+                        let got = g.cross_chunk(r, i);
+                        let want = &full[r * n + i * CHUNK..][..CHUNK];
+                        assert_eq!(&got[..], want, "n={n} {isa} cross_chunk({r}, {i})");
+                    }
+                }
+                for r0 in (0..n.saturating_sub(15)).step_by(16) {
+                    for i in 0..g.own(r0).0 / CHUNK {
+                        for (j, &v) in g.cross_maxima(i, r0, 16).iter().enumerate() {
+                            let r = r0 + j;
+                            let want = (i * CHUNK..(i + 1) * CHUNK)
+                                .map(|c| full[r * n + c])
+                                .fold(F::neg_infinity(), |m, x| if x > m { x } else { m });
+                            assert_eq!(v, want, "n={n} cross_maxima({i}, {r0})[{j}]");
+                        }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn rows_match_the_full_product() {
+        check::<f64>(1e-12);
+        check::<f32>(1e-4);
     }
 }

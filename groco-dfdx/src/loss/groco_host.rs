@@ -4,9 +4,10 @@
 //! the kept negatives:
 //! - anchor (v, b) has positives z_v[b]·z_u[b] for u < P, u ≠ v (ascending u) and candidate
 //!   negatives z_v[b]·z_v[c] for c ≠ b, the rows of the Gram matrix S_v = Z_v·Z_vᵀ (its upper
-//!   triangle by panel gemms, `gram::SymGram`);
-//! - the k largest candidates are selected here in one pass (ties: lower c first, as the core),
-//!   16 rows at a time (`top_k::TopK`), and handed to the core's [`GrocoRowLoss`] with m = k,
+//!   triangle by panel gemms and its transposed tiles, `gram::SymGram`; two views' Grams at a
+//!   time, then their rows, each pass over rayon);
+//! - the k largest candidates are selected here (ties: lower c first, as the core), 16 rows at
+//!   a time (`top_k::TopK`), and handed to the core's [`GrocoRowLoss`] with m = k,
 //!   so the core's own top-k is O(k²) instead of O(k·B); its loss and gradient are those of
 //!   the full row, since a candidate outside the top k has gradient 0;
 //! - loss = (1/V) Σ_v (1/B) Σ_b rowloss(v, b).
@@ -25,7 +26,7 @@ use super::device::core_error;
 use super::float::{cst, LossFloat};
 use super::gram::{SymGram, PANEL};
 use super::groco_config::{check_config, row_losses, GrocoConfig};
-use super::top_k::TopK;
+use super::top_k::{TopK, CHUNK};
 use super::views::{HostLoss, Views};
 use crate::host::Scratch;
 use crate::Error;
@@ -61,24 +62,38 @@ pub(crate) fn groco_host<F: LossFloat>(
         .collect();
     let mut kept = Vec::with_capacity(nv);
     let mut total = F::zero();
-    for v in 0..nv {
-        let rl = if v < p { &eligible } else { &extra };
-        let pos_views: Vec<usize> = (0..p).filter(|&u| u != v).collect();
-        let sims = SymGram::with_chunk_maxima(&z[v].z, b, d);
-        let rows = AnchorRun {
-            z: &z,
-            v,
-            pos_views: &pos_views,
-            b,
-            d,
-            k,
-            scale,
-            rl,
-            want_grad,
-        };
-        let (sum, anchor) = rows.run(&sims, &mut dz[v])?;
-        total += sum / cst::<F>(b as f64);
-        kept.push(anchor);
+    let isa = Dispatch::detect();
+    // views two at a time, their Grams then their rows in one parallel pass each (better
+    // balanced than one view's alone; two Grams alive at once, not all V)
+    let order: Vec<usize> = (0..nv).collect();
+    for (pair, dz_pair) in order.chunks(2).zip(dz.chunks_mut(2)) {
+        let grams: Vec<SymGram<F>> = pair
+            .par_iter()
+            .map(|&v| SymGram::with_rows(&z[v].z, b, d, isa))
+            .collect();
+        let runs = pair
+            .par_iter()
+            .zip(grams.par_iter().zip(dz_pair.par_iter_mut()))
+            .map(|(&v, (sims, dzv))| {
+                let pos_views: Vec<usize> = (0..p).filter(|&u| u != v).collect();
+                let rows = AnchorRun {
+                    z: &z,
+                    v,
+                    pos_views: &pos_views,
+                    b,
+                    d,
+                    k,
+                    scale,
+                    rl: if v < p { &eligible } else { &extra },
+                    want_grad,
+                };
+                rows.run(sims, dzv)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        for (sum, anchor) in runs {
+            total += sum / cst::<F>(b as f64);
+            kept.push(anchor);
+        }
     }
     let loss = total / cst::<F>(nv as f64);
     if !want_grad {
@@ -151,12 +166,12 @@ impl<F: LossFloat> AnchorRun<'_, F> {
                             let (neg, rest) = rest.split_at_mut(rows * k);
                             let (maxima, rest) = rest.split_at_mut(maxima_len);
                             let core_sc = &mut rest[..core_len];
-                            // the candidates left of the group's panel, all rows at once, then
-                            // each row's own part (skipping itself)
+                            // each row's candidates left of its panel (the Gram's transposed
+                            // tiles), then its own part (skipping itself)
                             TopK::new(&mut *neg, &mut *idx, k).select(
-                                0..sims.own(r0).0,
+                                sims.own(r0).0 / CHUNK,
                                 #[inline(always)]
-                                |c| sims.cross(c, r0, rows),
+                                |j, i| sims.cross_chunk(r0 + j, i),
                                 #[inline(always)]
                                 |i| sims.cross_maxima(i, r0, rows),
                                 #[inline(always)]

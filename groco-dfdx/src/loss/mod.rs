@@ -52,6 +52,7 @@ mod nt_xent;
 mod nt_xent_resident;
 mod resident;
 pub mod sort_op;
+mod survivors;
 mod top_k;
 mod views;
 

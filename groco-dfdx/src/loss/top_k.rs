@@ -1,27 +1,24 @@
-//! [`TopK`]: the k largest candidates of up to [`LANES`] anchor rows at once, in one pass over
-//! a stream of (index, value) candidates arriving in ascending index order; equal values keep
-//! the lower index first (as the core's own top-k).
+//! [`TopK`]: the k largest candidates of up to [`LANES`] anchor rows, each row's candidates
+//! arriving in ascending index order in chunks of [`CHUNK`]; equal values keep the lower index
+//! first (as the core's own top-k).
 //!
-//! Each row keeps its best, descending, in a sorted buffer of k; once full, only a value above
-//! its k-th (its floor) can enter, by insertion. Candidates are read either along one row
-//! ([`TopK::scan_row`], contiguous: one vectorised compare per 32-value chunk gives the bit
-//! mask of the values above the floor) or across all rows at once ([`TopK::scan_columns`],
-//! candidate c of every row contiguous, as a Gram panel stores the columns left of a row's
-//! own panel: one compare per candidate gives the rows it enters). Most candidates of a long
-//! row end at the compare.
-//!
-//! [`TopK::select`] first bounds each row from below: the k-th largest of the maxima of
-//! disjoint 32-candidate chunks is reached by k distinct candidates, so no candidate below it
-//! is among the k largest, and while a row fills, only candidates at or above the bound enter.
-//! That keeps the insertions (and their branch misses) near k per row instead of k·ln(B/k).
-//! The kept lists are those of the plain one-pass scan, ties included. Candidates are finite.
+//! [`TopK::select`] first bounds each row from below: the k-th largest of the maxima of its
+//! disjoint chunks is reached by k distinct candidates, so no candidate below it is among the
+//! k largest (the rows' k-th largest maxima found together, in lanes). A row then reads only
+//! the chunks whose maximum reaches its bound (about k of them), keeps their candidates at or
+//! above it (about k: the [`Survivors`]) and ranks those branch-free. Many ties at the bound
+//! (more survivors than fit) fall back to the one-pass insertion scan ([`TopK::scan_row`]):
+//! each row keeps its best, descending, in a sorted buffer of k; once full, only a value above
+//! its k-th can enter, by insertion; one vectorised compare per chunk gives the bit mask of
+//! the values that can. The kept lists are those of the plain one-pass scan, ties included.
+//! Candidates are finite.
 
 use core::cmp::Ordering;
-use core::ops::Range;
 
 use groco_core::{Real, LANES};
 
 use super::float::LossFloat;
+use super::survivors::Survivors;
 
 /// Candidates per compare in [`TopK::scan_row`], and per maximum of the bounds.
 pub(crate) const CHUNK: usize = 32;
@@ -62,16 +59,17 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         (LANES + 1) * (n.div_ceil(CHUNK) + 1)
     }
 
-    /// Offers every row the candidates `cross` across rows (as [`TopK::scan_columns`]), then
-    /// each row j its own `own(j) = (base, values, skip)` (as [`TopK::scan_row`]), after
-    /// bounding the rows from below by their chunk maxima (the module docs), kept in `maxima`
-    /// ([`TopK::maxima_len`] of the candidate count). `cross` starts at 0 and holds whole
-    /// chunks; `cross_max(i)[j]` is row j's largest candidate of chunk i (`i·CHUNK..`).
+    /// Offers each row j its candidates in ascending order: first `cross` whole chunks
+    /// (`chunk(j, i)`: its candidates i·CHUNK.., `cross_max(i)[j]` their largest), then its own
+    /// `own(j) = (base, values, skip)` (as [`TopK::scan_row`]). Each row is first bounded from
+    /// below by the k-th largest of its chunk maxima (the module docs), kept in `maxima`
+    /// ([`TopK::maxima_len`] of the candidate count); then a chunk whose maximum is under the
+    /// row's threshold is passed over unread.
     #[inline(always)]
     pub(crate) fn select<'c>(
         &mut self,
-        cross: Range<usize>,
-        column: impl Fn(usize) -> &'c [F],
+        cross: usize,
+        chunk: impl Fn(usize, usize) -> &'c [F; CHUNK],
         cross_max: impl Fn(usize) -> &'c [F],
         own: impl Fn(usize) -> (usize, &'c [F], usize),
         maxima: &mut [F],
@@ -82,8 +80,7 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         // chunk-major: the maximum of chunk ci of row j at mx[ci·LANES + j]
         let (mx, spare) = maxima.split_at_mut(maxima.len() / (LANES + 1) * LANES);
         // the cross part's chunk maxima, all rows at once
-        let chunks = cross.len() / CHUNK;
-        for (ci, m) in mx[..chunks * LANES]
+        for (ci, m) in mx[..cross * LANES]
             .as_chunks_mut::<LANES>()
             .0
             .iter_mut()
@@ -94,13 +91,13 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         }
         // each row's own chunks (absent ones, and the lanes of absent rows, −∞)
         let own_chunks = (0..rows).map(|j| own(j).1.len().div_ceil(CHUNK)).max();
-        let at = chunks + own_chunks.unwrap_or(0);
-        mx[chunks * LANES..at * LANES].fill(F::neg_infinity());
+        let at = cross + own_chunks.unwrap_or(0);
+        mx[cross * LANES..at * LANES].fill(F::neg_infinity());
         for j in 0..rows {
             let (base, vals, skip) = own(j);
             for (ci, chunk) in vals.chunks(CHUNK).enumerate() {
                 let c0 = base + ci * CHUNK;
-                mx[(chunks + ci) * LANES + j] = match <&[F; CHUNK]>::try_from(chunk) {
+                mx[(cross + ci) * LANES + j] = match <&[F; CHUNK]>::try_from(chunk) {
                     Ok(full) if !(c0..c0 + CHUNK).contains(&skip) => max_of(full),
                     _ => chunk
                         .iter()
@@ -110,13 +107,48 @@ impl<'a, F: LossFloat> TopK<'a, F> {
                 };
             }
         }
-        if at >= k {
+        let bounded = at >= k;
+        if bounded {
             self.lows = kth_largest(&mx[..at * LANES], k, spare);
         }
-        self.scan_columns(cross, &column);
+        let mut found = Survivors::new();
         for j in 0..rows {
-            let (base, vals, skip) = own(j);
-            self.scan_row(j, vals, base, skip);
+            let (low, (base, vals, skip)) = (self.lows[j], own(j));
+            if bounded {
+                // the candidates at or above the bound, in ascending order, from the chunks
+                // whose maximum reaches it (at least k: the k chunks of the k largest maxima)
+                found.clear();
+                let fit = (0..at).filter(|&ci| mx[ci * LANES + j] >= low).all(|ci| {
+                    if ci < cross {
+                        found.take(chunk(j, ci), CHUNK, ci * CHUNK, low, usize::MAX)
+                    } else {
+                        let o0 = (ci - cross) * CHUNK;
+                        let part = &vals[o0..vals.len().min(o0 + CHUNK)];
+                        let mut padded = [F::neg_infinity(); CHUNK];
+                        padded[..part.len()].copy_from_slice(part);
+                        found.take(&padded, part.len(), base + o0, low, skip)
+                    }
+                });
+                if fit {
+                    let (vals, idx) = (
+                        &mut self.vals[j * k..(j + 1) * k],
+                        &mut self.idx[j * k..(j + 1) * k],
+                    );
+                    found.rank_into(vals, idx);
+                    self.lens[j] = k;
+                    continue;
+                }
+            }
+            // too few chunks for a bound, or more survivors than fit (many ties at the bound):
+            // the one-pass insertion scan, past the chunks under the row's threshold
+            for ci in 0..cross {
+                if mx[ci * LANES + j] >= self.threshold(j) {
+                    self.offer_chunk(j, chunk(j, ci), CHUNK, ci * CHUNK, usize::MAX);
+                }
+            }
+            self.scan_row_by(j, vals, base, skip, |ci, t| {
+                mx[(cross + ci) * LANES + j] >= t
+            });
         }
     }
 
@@ -160,17 +192,33 @@ impl<'a, F: LossFloat> TopK<'a, F> {
     }
 
     /// Offers row j the candidates `base..base + row.len()`, values `row`, except `skip`.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn scan_row(&mut self, j: usize, row: &[F], base: usize, skip: usize) {
+        self.scan_row_by(j, row, base, skip, |_, _| true);
+    }
+
+    /// [`TopK::scan_row`] of the chunks i for which `open(i, threshold)` holds (the others
+    /// cannot reach the row's threshold).
+    #[inline(always)]
+    fn scan_row_by(
+        &mut self,
+        j: usize,
+        row: &[F],
+        base: usize,
+        skip: usize,
+        open: impl Fn(usize, F) -> bool,
+    ) {
         let mut chunks = row.chunks_exact(CHUNK);
         let mut c0 = base;
-        for chunk in &mut chunks {
-            let chunk: &[F; CHUNK] = chunk.try_into().expect("CHUNK values");
-            self.offer_chunk(j, chunk, CHUNK, c0, skip);
+        for (ci, chunk) in (&mut chunks).enumerate() {
+            if open(ci, self.threshold(j)) {
+                let chunk: &[F; CHUNK] = chunk.try_into().expect("CHUNK values");
+                self.offer_chunk(j, chunk, CHUNK, c0, skip);
+            }
             c0 += CHUNK;
         }
         let rest = chunks.remainder();
-        if !rest.is_empty() {
+        if !rest.is_empty() && open(row.len() / CHUNK, self.threshold(j)) {
             let mut padded = [F::zero(); CHUNK];
             padded[..rest.len()].copy_from_slice(rest);
             self.offer_chunk(j, &padded, rest.len(), c0, skip);
@@ -195,43 +243,6 @@ impl<'a, F: LossFloat> TopK<'a, F> {
             mask &= mask - 1;
             if c0 + o != skip {
                 self.push(j, c0 + o, chunk[o]);
-            }
-        }
-    }
-
-    /// Offers every row the candidates `cols`, in order: `column(c)[j]` is candidate c's value
-    /// for row j (at least `rows` values). No row's skipped index may lie in `cols`.
-    #[inline(always)]
-    pub(crate) fn scan_columns<'c>(
-        &mut self,
-        cols: Range<usize>,
-        column: &impl Fn(usize) -> &'c [F],
-    ) where
-        F: 'c,
-    {
-        let rows = self.rows;
-        let mut ts = [F::zero(); LANES];
-        for (j, t) in ts.iter_mut().enumerate().take(rows) {
-            *t = self.threshold(j);
-        }
-        let present = ((1u64 << rows) - 1) as u32;
-        for c in cols {
-            // through `*column`: a call through `&impl Fn` goes by std's out-of-line
-            // `impl Fn for &F` shim (not `#[inline]`, so not inlined across codegen units)
-            let col = (*column)(c);
-            let v: [F; LANES] = if rows == LANES {
-                *<&[F; LANES]>::try_from(&col[..LANES]).expect("LANES values")
-            } else {
-                core::array::from_fn(|j| if j < rows { col[j] } else { F::zero() })
-            };
-            // one compare and mask for all rows; most candidates end here
-            let mut mask = (0..LANES).fold(0u32, |m, j| m | (u32::from(v[j] >= ts[j]) << j));
-            mask &= present;
-            while mask != 0 {
-                let j = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                self.push(j, c, v[j]);
-                ts[j] = self.threshold(j);
             }
         }
     }
@@ -365,12 +376,12 @@ mod tests {
         }
     }
 
-    /// Columns across rows first, then each row's own tail, equal the per-row full sort, with
-    /// and without the chunk-maxima bound (with a cross part of whole chunks, as the Gram
-    /// panels give): for full and partial row groups, column ranges that fill some rows and
-    /// not others, and bounds by the vectorised k-th largest (k ≤ 32) and by selection.
+    /// Each row's chunks left of `split`, then its own tail, equal the per-row full sort, with
+    /// and without the chunk-maxima bound and skip (with a cross part of whole chunks, as the
+    /// Gram gives): for full and partial row groups, splits that fill some rows and not
+    /// others, and bounds by the vectorised k-th largest (k ≤ 32) and by selection.
     #[test]
-    fn columns_then_rows_match_a_full_sort() {
+    fn chunks_then_rows_match_a_full_sort() {
         for rows in [1, 5, LANES] {
             for (split, k, len) in [
                 (0, 4, 200),
@@ -392,16 +403,15 @@ mod tests {
                     let data: Vec<Vec<f64>> = (0..rows).map(|j| row(len, j)).collect();
                     let len = data[0].len();
                     let skip = |j: usize| split + j % (len - split);
-                    let cols: Vec<Vec<f64>> = (0..split)
-                        .map(|c| (0..rows).map(|j| data[j][c]).collect())
-                        .collect();
+                    let chunk = |j: usize, i: usize| -> &[f64; CHUNK] {
+                        data[j][i * CHUNK..(i + 1) * CHUNK]
+                            .try_into()
+                            .expect("chunk")
+                    };
                     let chunk_max: Vec<Vec<f64>> = (0..split / CHUNK)
                         .map(|i| {
-                            let chunk = &cols[i * CHUNK..(i + 1) * CHUNK];
                             (0..rows)
-                                .map(|j| {
-                                    chunk.iter().map(|c| c[j]).fold(f64::NEG_INFINITY, f64::max)
-                                })
+                                .map(|j| chunk(j, i).iter().copied().fold(f64::MIN, f64::max))
                                 .collect()
                         })
                         .collect();
@@ -423,10 +433,10 @@ mod tests {
                             let mut maxima = vec![f64::NAN; TopK::<f64>::maxima_len(len)];
                             let own = |j: usize| (split, &data[j][split..], skip(j));
                             let cross_max = |i: usize| &chunk_max[i][..];
-                            top.select(0..split, |c| &cols[c], cross_max, own, &mut maxima);
+                            top.select(split / CHUNK, chunk, cross_max, own, &mut maxima);
                         } else {
-                            top.scan_columns(0..split, &|c| &cols[c]);
                             for (j, row) in data.iter().enumerate() {
+                                top.scan_row(j, &row[..split], 0, usize::MAX);
                                 top.scan_row(j, &row[split..], split, skip(j));
                             }
                         }
