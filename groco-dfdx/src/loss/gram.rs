@@ -2,7 +2,8 @@
 //!
 //! S is symmetric, so only its upper triangle is computed, in row panels of [`PANEL`] rows:
 //! panel P (rows s..s+p) holds S[s..s+p][s..n] = Z[s..s+p]·Z[s..n]ᵀ, one gemm each, the panels
-//! spread over rayon. That is n(n+p)/2 of the n² dot products (56% at n = 1024). A row of S is
+//! spread over rayon in pairs of near-equal work (the i-th widest with the i-th narrowest).
+//! That is n(n+p)/2 of the n² dot products (56% at n = 1024). A row of S is
 //! then read back from its own panel (columns ≥ s, contiguous) and from the earlier panels
 //! (columns < s, one column of each: strided). For the top-k, [`SymGram::with_rows`] also
 //! writes, right after each panel's gemm while it is in cache, the transpose of the panel's
@@ -116,8 +117,7 @@ impl<F: LossFloat> SymGram<F> {
                     isa.run(
                         #[inline(always)]
                         || {
-                            chunk_maxima(out, (s, p, n), max);
-                            transpose_right(out, (p, w), low, isa);
+                            transpose_right(out, (s, p, n), low, max, isa);
                         },
                     );
                 }
@@ -186,53 +186,54 @@ impl<F: LossFloat> SymGram<F> {
     }
 }
 
-/// The chunk maxima of the columns right of panel (s, p) of an n-row Gram (`out`, p × (n − s)):
-/// `max[i·n + r]` over the rows of chunk i.
+/// Panel (s, p) of an n-row Gram (`out`, p × (n − s))'s columns right of itself transposed
+/// into `low`, tile by tile (see [`SymGram`]'s `lower`), by [`LANES`]² blocks with `isa`'s
+/// transpose; and, from the same blocks, the largest of each such column r over each
+/// [`CHUNK`] of the panel's rows: `max[i·n + r]` for chunk i.
 #[inline(always)]
-fn chunk_maxima<F: LossFloat>(out: &[F], (s, p, n): (usize, usize, usize), max: &mut [F]) {
-    let w = n - s;
-    for (rows, mx) in out.chunks(CHUNK * w).zip(max.chunks_mut(n)) {
-        let mx = &mut mx[s + p..];
-        let mut rows = rows.chunks_exact(w).map(|row| &row[p..]);
-        if let Some(first) = rows.next() {
-            mx.copy_from_slice(first);
-        }
-        for row in rows {
-            for (m, &v) in mx.iter_mut().zip(row) {
-                *m = if v > *m { v } else { *m };
-            }
-        }
-    }
-}
-
-/// Panel `out` (p × w)'s columns p..w transposed into `low`, tile by tile (see
-/// [`SymGram`]'s `lower`), by [`LANES`]² blocks with `isa`'s transpose.
-#[inline(always)]
-fn transpose_right<F: LossFloat>(out: &[F], (p, w): (usize, usize), low: &mut [F], isa: Dispatch) {
-    let tr = isa.transposer();
+fn transpose_right<F: LossFloat>(
+    out: &[F],
+    (s, p, n): (usize, usize, usize),
+    low: &mut [F],
+    max: &mut [F],
+    isa: Dispatch,
+) {
+    let (w, tr) = (n - s, isa.transposer());
     let mut block = [[F::zero(); LANES]; LANES];
     let mut t = [[F::zero(); LANES]; LANES];
+    let larger = |a: F, b: F| if b > a { b } else { a };
     for (tile, dst) in low.chunks_mut(PANEL * p).enumerate() {
         // tile columns c0.. of the panel: rows of a later panel
         let (c0, rows) = (p + tile * PANEL, dst.len() / p);
-        for i0 in (0..p).step_by(LANES) {
+        for (ci, mx) in max.chunks_mut(n).enumerate() {
+            let mx = &mut mx[s + c0..s + c0 + rows];
+            let chunk_rows = ci * CHUNK..(ci + 1) * CHUNK;
             let mut r0 = 0;
             while r0 + LANES <= rows {
-                for (k, b) in block.iter_mut().enumerate() {
-                    let at = (i0 + k) * w + c0 + r0;
-                    b.copy_from_slice(&out[at..at + LANES]);
+                let mut m = [F::neg_infinity(); LANES];
+                for i0 in chunk_rows.clone().step_by(LANES) {
+                    for (k, b) in block.iter_mut().enumerate() {
+                        let at = (i0 + k) * w + c0 + r0;
+                        b.copy_from_slice(&out[at..at + LANES]);
+                        m = core::array::from_fn(|l| larger(m[l], b[l]));
+                    }
+                    tr.transpose(&block, &mut t);
+                    for (r, row) in t.iter().enumerate() {
+                        let at = (r0 + r) * p + i0;
+                        dst[at..at + LANES].copy_from_slice(row);
+                    }
                 }
-                tr.transpose(&block, &mut t);
-                for (r, row) in t.iter().enumerate() {
-                    let at = (r0 + r) * p + i0;
-                    dst[at..at + LANES].copy_from_slice(row);
-                }
+                mx[r0..r0 + LANES].copy_from_slice(&m);
                 r0 += LANES;
             }
             for r in r0..rows {
-                for k in i0..i0 + LANES {
-                    dst[r * p + k] = out[k * w + c0 + r];
+                let mut m = F::neg_infinity();
+                for k in chunk_rows.clone() {
+                    let v = out[k * w + c0 + r];
+                    dst[r * p + k] = v;
+                    m = larger(m, v);
                 }
+                mx[r] = m;
             }
         }
     }

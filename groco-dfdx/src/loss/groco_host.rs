@@ -58,7 +58,8 @@ pub(crate) fn groco_host<F: LossFloat>(
     let z: Vec<Normalized<F>> = views.data.iter().map(|x| Normalized::new(x, d)).collect();
     let scale = F::one() / cst::<F>((b * nv) as f64);
     let mut dz: Vec<Scratch<F>> = (0..nv)
-        .map(|_| Scratch::zeroed(if want_grad { b * d } else { 0 }))
+        // every row written (zeroed first) by its group of the anchor pass
+        .map(|_| Scratch::take(if want_grad { b * d } else { 0 }))
         .collect();
     let mut kept = Vec::with_capacity(nv);
     let mut total = F::zero();
@@ -204,6 +205,7 @@ impl<F: LossFloat> AnchorRun<'_, F> {
                                 .try_loss_and_grad_rows_inlined(pos, neg, gp, gn, loss, core_sc)
                                 .map_err(core_error(OP))?;
                             let Some(dzg) = dzg else { return Ok(()) };
+                            dzg.fill(F::zero());
                             gp.iter_mut()
                                 .chain(gn.iter_mut())
                                 .for_each(|v| *v *= self.scale);
