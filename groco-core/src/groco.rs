@@ -249,7 +249,7 @@ impl<F: Real> GrocoRowLoss<F> {
         for_each_selected(positives, self.n_pos, false, |slot, i| gp[i] = g[k + slot]);
     }
 
-    /// v[i] = (u_i, 1 − u_i), u the indicator of the positive slots i ≥ k.
+    /// `v[i]` = (u_i, 1 − u_i), u the indicator of the positive slots i ≥ k.
     #[inline(always)]
     fn indicators(&self, v: &mut [[F; 2]]) {
         for (i, vi) in v.iter_mut().enumerate() {
@@ -261,7 +261,7 @@ impl<F: Real> GrocoRowLoss<F> {
         }
     }
 
-    /// From v[i] = (Σ_{j≥k} P_ij, Σ_{j<k} P_ij): returns the loss and overwrites v[i] with
+    /// From `v[i]` = (Σ_{j≥k} P_ij, Σ_{j<k} P_ij): returns the loss and overwrites `v[i]` with
     /// (dL/d that, dL/d that) (PyTorch's clamp and BCE backward).
     #[inline(always)]
     fn loss_and_slopes(&self, v: &mut [[F; 2]]) -> F {

@@ -33,6 +33,10 @@ use crate::Error;
 
 const OP: &str = "groco_loss";
 
+/// Largest batch whose views' Grams are built two at a time (16 MB each in f32); larger
+/// batches have work enough per view, and keep one Gram alive.
+const PAIRED_VIEWS_MAX_ROWS: usize = 2048;
+
 // a group of LANES rows lies in one Gram panel
 const _: () = assert!(PANEL.is_multiple_of(LANES));
 
@@ -52,6 +56,23 @@ pub(crate) fn groco_host<F: LossFloat>(
     config: &GrocoConfig,
     want_grad: bool,
 ) -> Result<HostLoss<F>, Error> {
+    // views two at a time, their Grams then their rows in one parallel pass each (better
+    // balanced than one view's alone), while two Grams (about B² floats each) stay small
+    let at_once = if views.rows <= PAIRED_VIEWS_MAX_ROWS {
+        2
+    } else {
+        1
+    };
+    groco_host_by(views, config, want_grad, at_once)
+}
+
+/// [`groco_host`] with the views' Grams and rows `at_once` views at a time.
+fn groco_host_by<F: LossFloat>(
+    views: Views<'_, F>,
+    config: &GrocoConfig,
+    want_grad: bool,
+    at_once: usize,
+) -> Result<HostLoss<F>, Error> {
     let (nv, b, d) = (views.data.len(), views.rows, views.cols);
     let (p, k) = check_config(config, nv, b)?;
     let [eligible, extra] = row_losses(config, p, k)?;
@@ -64,10 +85,8 @@ pub(crate) fn groco_host<F: LossFloat>(
     let mut kept = Vec::with_capacity(nv);
     let mut total = F::zero();
     let isa = Dispatch::detect();
-    // views two at a time, their Grams then their rows in one parallel pass each (better
-    // balanced than one view's alone; two Grams alive at once, not all V)
     let order: Vec<usize> = (0..nv).collect();
-    for (pair, dz_pair) in order.chunks(2).zip(dz.chunks_mut(2)) {
+    for (pair, dz_pair) in order.chunks(at_once).zip(dz.chunks_mut(at_once)) {
         let grams: Vec<SymGram<F>> = pair
             .par_iter()
             .map(|&v| SymGram::with_rows(&z[v].z, b, d, isa))
@@ -277,5 +296,50 @@ fn other_side<F: LossFloat>(
 fn axpy<F: LossFloat>(y: &mut [F], a: F, x: &[F]) {
     for (yv, &xv) in y.iter_mut().zip(x) {
         *yv += a * xv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The views' Grams one at a time, two at a time (with an odd view left over) or all at
+    /// once give the same loss and gradients, bit for bit, with and without stop-grad.
+    #[test]
+    fn views_at_once_do_not_change_the_result() {
+        let (nv, b, d) = (3, 150, 6);
+        let data: Vec<Vec<f64>> = (0..nv)
+            .map(|v| {
+                (0..b * d)
+                    .map(|i| (((i * 7919 + v * 104_729) % 1009) as f64 - 504.0) / 97.0)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = data.iter().map(|x| &x[..]).collect();
+        let views = Views {
+            data: &refs,
+            rows: b,
+            cols: d,
+        };
+        for stop_grad in [true, false] {
+            let config = GrocoConfig {
+                topk_neg: 7,
+                stop_grad,
+                ..GrocoConfig::default()
+            };
+            let run = |at_once| groco_host_by(views, &config, true, at_once).expect("loss");
+            let one = run(1);
+            for at_once in [2, 3] {
+                let other = run(at_once);
+                assert_eq!(
+                    one.loss, other.loss,
+                    "at_once={at_once} stop_grad={stop_grad}"
+                );
+                let (g1, g2) = (one.grads.as_ref(), other.grads.as_ref());
+                for (a, b) in g1.expect("grads").iter().zip(g2.expect("grads")) {
+                    assert_eq!(&a[..], &b[..], "at_once={at_once} stop_grad={stop_grad}");
+                }
+            }
+        }
     }
 }
