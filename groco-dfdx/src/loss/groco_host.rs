@@ -5,7 +5,7 @@
 //! - anchor (v, b) has positives z_v[b]·z_u[b] for u < P, u ≠ v (ascending u) and candidate
 //!   negatives z_v[b]·z_v[c] for c ≠ b, the rows of the Gram matrix S_v = Z_v·Z_vᵀ (its upper
 //!   triangle by panel gemms and its transposed tiles, `gram::SymGram`; two views' Grams at a
-//!   time, then their rows, each pass over rayon);
+//!   time up to B = 2048, then their rows, each pass over rayon);
 //! - the k largest candidates are selected here (ties: lower c first, as the core), 16 rows at
 //!   a time (`top_k::TopK`), and handed to the core's [`GrocoRowLoss`] with m = k,
 //!   so the core's own top-k is O(k²) instead of O(k·B); its loss and gradient are those of
