@@ -7,6 +7,18 @@ use groco_core::Real;
 
 const IOTA: [u32; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
 
+/// The bit mask of the first `len` of `chunk` (at most 32) at or above `t`: one vectorised
+/// compare.
+#[inline(always)]
+pub(crate) fn at_least<F: Real, const C: usize>(chunk: &[F; C], len: usize, t: F) -> u32 {
+    const { assert!(C <= 32) };
+    let mask = chunk
+        .iter()
+        .enumerate()
+        .fold(0u32, |m, (o, &v)| m | (u32::from(v >= t) << o));
+    mask & ((1u64 << len) - 1) as u32
+}
+
 /// Most candidates a row's [`Survivors`] hold.
 pub(crate) const SURVIVORS: usize = 64;
 
@@ -43,12 +55,7 @@ impl<F: Real> Survivors<F> {
         low: F,
         skip: usize,
     ) -> bool {
-        const { assert!(C <= 32) };
-        let mut mask = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |m, (o, &v)| m | (u32::from(v >= low) << o));
-        mask &= ((1u64 << len) - 1) as u32;
+        let mut mask = at_least(chunk, len, low);
         if (c0..c0 + len).contains(&skip) {
             mask &= !(1 << (skip - c0));
         }

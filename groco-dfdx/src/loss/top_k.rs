@@ -18,7 +18,7 @@ use core::cmp::Ordering;
 use groco_core::{Real, LANES};
 
 use super::float::LossFloat;
-use super::survivors::Survivors;
+use super::survivors::{at_least, Survivors};
 
 /// Candidates per compare in [`TopK::scan_row`], and per maximum of the bounds.
 pub(crate) const CHUNK: usize = 32;
@@ -124,6 +124,10 @@ impl<'a, F: LossFloat> TopK<'a, F> {
                     } else {
                         let o0 = (ci - cross) * CHUNK;
                         let part = &vals[o0..vals.len().min(o0 + CHUNK)];
+                        if let Ok(full) = <&[F; CHUNK]>::try_from(part) {
+                            return found.take(full, CHUNK, base + o0, low, skip);
+                        }
+                        // the last, partial chunk
                         let mut padded = [F::neg_infinity(); CHUNK];
                         padded[..part.len()].copy_from_slice(part);
                         found.take(&padded, part.len(), base + o0, low, skip)
@@ -233,11 +237,7 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         if !chunk.iter().fold(false, |a, &v| a | (v >= t)) {
             return;
         }
-        let mut mask = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |m, (o, &v)| m | (u32::from(v >= t) << o));
-        mask &= ((1u64 << len) - 1) as u32;
+        let mut mask = at_least(chunk, len, t);
         while mask != 0 {
             let o = mask.trailing_zeros() as usize;
             mask &= mask - 1;
