@@ -1,5 +1,5 @@
-//! [`Transpose`]: the [`LANES`]×[`LANES`] block transpose, dst[i][k] = src[k][i], that moves P
-//! rows between the kernels' lanes (lane k of wire i) and memory (row k, column i).
+//! [`Transpose`]: the [`LANES`]×[`LANES`] block transpose, `dst[i][k] = src[k][i]`, that moves
+//! P rows between the kernels' lanes (lane k of wire i) and memory (row k, column i).
 //!
 //! It is the one data movement the P-row kernels cannot express without shuffles: a block
 //! read from 16 rows becomes 16 lane vectors, and back. [`ScalarTranspose`] copies element by

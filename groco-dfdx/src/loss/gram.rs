@@ -1,7 +1,7 @@
 //! [`SymGram`]: the Gram matrix S = Z·Zᵀ of n rows, computed by halves.
 //!
 //! S is symmetric, so only its upper triangle is computed, in row panels of [`PANEL`] rows:
-//! panel P (rows s..s+p) holds S[s..s+p][s..n] = Z[s..s+p]·Z[s..n]ᵀ, one gemm each, the panels
+//! panel P (rows s..s+p) holds `S[s..s+p][s..n] = Z[s..s+p]·Z[s..n]ᵀ`, one gemm each, the panels
 //! spread over rayon in pairs of near-equal work (the i-th widest with the i-th narrowest).
 //! That is n(n+p)/2 of the n² dot products (56% at n = 1024). A row of S is
 //! then read back from its own panel (columns ≥ s, contiguous) and from the earlier panels
@@ -33,7 +33,7 @@ pub(crate) struct SymGram<F: LossFloat> {
     data: Scratch<F>,
     /// Offset of each panel in `data`.
     offsets: Vec<usize>,
-    /// `maxima[i·n + r]`: the largest of S[c][r] over the [`CHUNK`] rows c of chunk i, for
+    /// `maxima[i·n + r]`: the largest of `S[c][r]` over the [`CHUNK`] rows c of chunk i, for
     /// every r right of the chunk's panel (the rest unset).
     maxima: Scratch<F>,
     /// Panel q's part right of itself, transposed by tiles: tile Q > q holds S[r][sq..sq + p]
@@ -157,7 +157,7 @@ impl<F: LossFloat> SymGram<F> {
         self.lower[at..at + CHUNK].try_into().expect("CHUNK values")
     }
 
-    /// The first row of row `r`'s panel, s, and row r's own part S[r][s..n] (contiguous).
+    /// The first row of row `r`'s panel, s, and row r's own part `S[r][s..n]` (contiguous).
     #[inline(always)]
     pub fn own(&self, r: usize) -> (usize, &[F]) {
         let (pr, s) = (r / PANEL, r / PANEL * PANEL);

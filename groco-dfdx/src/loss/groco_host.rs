@@ -1,9 +1,9 @@
 //! The GroCo loss over V views on host rows, with its gradient.
 //!
-//! With z_v[b] the normalised row b of view v, P the number of positives-eligible views and k
+//! With `z_v[b]` the normalised row b of view v, P the number of positives-eligible views and k
 //! the kept negatives:
-//! - anchor (v, b) has positives z_v[b]·z_u[b] for u < P, u ≠ v (ascending u) and candidate
-//!   negatives z_v[b]·z_v[c] for c ≠ b, the rows of the Gram matrix S_v = Z_v·Z_vᵀ (its upper
+//! - anchor (v, b) has positives `z_v[b]·z_u[b]` for u < P, u ≠ v (ascending u) and candidate
+//!   negatives `z_v[b]·z_v[c]` for c ≠ b, the rows of the Gram matrix S_v = Z_v·Z_vᵀ (its upper
 //!   triangle by panel gemms and its transposed tiles, `gram::SymGram`; two views' Grams at a
 //!   time up to B = 2048, then their rows, each pass over rayon);
 //! - the k largest candidates are selected here (ties: lower c first, as the core), 16 rows at
@@ -13,9 +13,9 @@
 //! - loss = (1/V) Σ_v (1/B) Σ_b rowloss(v, b).
 //!
 //! Gradient, with g_p, g_n the core's row gradients scaled by 1/(B·V): the anchor side gets
-//! dz_v[b] = Σ_u g_p,u·z_u[b] + Σ_j g_n,j·z_v[c_j] (sparse: k + P terms per row, no second
-//! gemm); without stop-grad the other side gets dz_u[b] += g_p,u·z_v[b] and
-//! dz_v[c_j] += g_n,j·z_v[b]. Then the normalisation's backward.
+//! `dz_v[b] = Σ_u g_p,u·z_u[b] + Σ_j g_n,j·z_v[c_j]` (sparse: k + P terms per row, no second
+//! gemm); without stop-grad the other side gets `dz_u[b] += g_p,u·z_v[b]` and
+//! `dz_v[c_j] += g_n,j·z_v[b]`. Then the normalisation's backward.
 
 use groco_core::{GrocoRowLoss, LANES};
 use groco_dispatch::Dispatch;

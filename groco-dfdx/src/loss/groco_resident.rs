@@ -2,7 +2,7 @@
 //! as the host path (`groco_host`), with only two small copies per step.
 //!
 //! On the device, from dfdx ops ([`super::resident`]): the normalised views z_v; for anchor view
-//! v the positives z_v[b]·z_u[b] (u < P, u ≠ v) and the Gram matrix S_v = z_v·z_vᵀ without its
+//! v the positives `z_v[b]·z_u[b]` (u < P, u ≠ v) and the Gram matrix S_v = z_v·z_vᵀ without its
 //! diagonal; the k largest entries of each row by one-hot masks; and all of it side by side in
 //! one `(B, W)` matrix R, W = Σ_v (k + P_v), P_v = P − 1 for the P positives-eligible views and P
 //! for the others. With stop-gradient (the default) the positive and negative side of every
@@ -110,7 +110,7 @@ where
 }
 
 /// The downloaded R: row r, view v holds k negatives then the positives, at column offset
-/// Σ_{u<v} widths[u].
+/// `Σ_{u<v} widths[u]`.
 struct HostRows<'a, F> {
     values: &'a [F],
     widths: &'a [usize],

@@ -5,7 +5,7 @@
 //! - [`diff_sort`], [`diff_sort_values`], [`soft_rank`]: relaxed sorting of the rows of a
 //!   `(B, N)` tensor (see [`sort_op`] for how two outputs share one tape).
 //! - [`groco_loss`] with [`GrocoConfig`]: the GroCo loss over V views `(B, D)`.
-//! - [`nt_xent`]: SimCLR's NT-Xent over 2 views.
+//! - [`nt_xent()`]: SimCLR's NT-Xent over 2 views.
 //!
 //! # Using the losses in a training step
 //! The views are the projection head's outputs, `(B, D)` tensors on an `OwnedTape` (any

@@ -2,10 +2,10 @@
 //! autodiff of the same formula as the host path's closed form.
 //!
 //! With z_0, z_1 the normalised views and S_ab = z_a·z_bᵀ / τ, row i of view 0 scores
-//! ℓ = logsumexp over (S_00[i] without its diagonal, S_01[i]) − S_01[i][i], and row i of view 1
-//! likewise over (S_10[i], S_11[i] without its diagonal); the loss is the mean of the 2B row
-//! scores. The two halves of each logsumexp are combined as m + ln(e^(a−m) + e^(b−m)) with
-//! m = max(a, b) held fixed (its gradient cancels exactly).
+//! ℓ = logsumexp over (`S_00[i]` without its diagonal, `S_01[i]`) − `S_01[i][i]`, and row i of
+//! view 1 likewise over (`S_10[i]`, `S_11[i]` without its diagonal); the loss is the mean of
+//! the 2B row scores. The two halves of each logsumexp are combined as
+//! m + ln(e^(a−m) + e^(b−m)) with m = max(a, b) held fixed (its gradient cancels exactly).
 
 use dfdx::prelude::*;
 

@@ -5,7 +5,7 @@
 //! - z = x / max(‖x‖, ε), computed as x / sqrt(max(Σx², ε²)) so that a row below ε gets the
 //!   gradient dz/ε of PyTorch's clamp (the clamp passes nothing to the norm) instead of 0·∞.
 //! - top-k of a row of S without its diagonal: k rounds of (row max m; the first column c with
-//!   S[c] = m, as the minimum over columns of (c if S[c] = m else c + n); one-hot mask of c;
+//!   `S[c] = m`, as the minimum over columns of (c if `S[c] = m` else c + n); one-hot mask of c;
 //!   that column set to −∞), on values without a tape. Ties go to the lower column, as in the
 //!   host code. The masks then pick the values out of the taped S (`choose` + row sum), so the
 //!   gradient reaches exactly the chosen entries.
@@ -88,7 +88,7 @@ where
     a.try_matmul(bt)
 }
 
-/// Σ_c a[r][c]·b[r][c] per row r. dfdx's backward gives both operands their gradient, keyed
+/// `Σ_c a[r][c]·b[r][c]` per row r. dfdx's backward gives both operands their gradient, keyed
 /// by id, whatever their tapes: `b` receives its share when it shares an id with a tensor of the
 /// graph (pass a [`detached`] copy to block that).
 pub(crate) fn row_dots<F: LossFloat, D: ResidentDevice<F>, T: Tape<F, D>>(
@@ -162,7 +162,7 @@ pub(crate) fn top_k_masks<F: LossFloat, D: ResidentDevice<F>>(
     Ok(masks)
 }
 
-/// Σ_c [mask[r][c]]·s[r][c] per row r: the entry of each row that a one-hot mask picks.
+/// `Σ_c [mask[r][c]]·s[r][c]` per row r: the entry of each row that a one-hot mask picks.
 pub(crate) fn pick<F: LossFloat, D: ResidentDevice<F>, T: Tape<F, D>>(
     mask: Mask<D>,
     s: Rows<F, D, T>,

@@ -7,7 +7,7 @@
 //! k largest (the rows' k-th largest maxima found together, in lanes). A row then reads only
 //! the chunks whose maximum reaches its bound (about k of them), keeps their candidates at or
 //! above it (about k: the [`Survivors`]) and ranks those branch-free. Many ties at the bound
-//! (more survivors than fit) fall back to the one-pass insertion scan ([`TopK::scan_row`]):
+//! (more survivors than fit) fall back to the one-pass insertion scan ([`TopK::scan_row_by`]):
 //! each row keeps its best, descending, in a sorted buffer of k; once full, only a value above
 //! its k-th can enter, by insertion; one vectorised compare per chunk gives the bit mask of
 //! the values that can. The kept lists are those of the plain one-pass scan, ties included.
@@ -20,7 +20,7 @@ use groco_core::{Real, LANES};
 use super::float::LossFloat;
 use super::survivors::{at_least, Survivors};
 
-/// Candidates per compare in [`TopK::scan_row`], and per maximum of the bounds.
+/// Candidates per compare in [`TopK::scan_row_by`], and per maximum of the bounds.
 pub(crate) const CHUNK: usize = 32;
 
 /// The running top-k of `rows ≤ LANES` rows (see the module docs).
@@ -61,7 +61,7 @@ impl<'a, F: LossFloat> TopK<'a, F> {
 
     /// Offers each row j its candidates in ascending order: first `cross` whole chunks
     /// (`chunk(j, i)`: its candidates i·CHUNK.., `cross_max(i)[j]` their largest), then its own
-    /// `own(j) = (base, values, skip)` (as [`TopK::scan_row`]). Each row is first bounded from
+    /// `own(j) = (base, values, skip)` (as [`TopK::scan_row_by`]). Each row is first bounded from
     /// below by the k-th largest of its chunk maxima (the module docs), kept in `maxima`
     /// ([`TopK::maxima_len`] of the candidate count); then a chunk whose maximum is under the
     /// row's threshold is passed over unread.
@@ -195,14 +195,15 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         idx[at] = c;
     }
 
-    /// Offers row j the candidates `base..base + row.len()`, values `row`, except `skip`.
+    /// [`TopK::scan_row_by`] over every chunk.
     #[cfg(test)]
     pub(crate) fn scan_row(&mut self, j: usize, row: &[F], base: usize, skip: usize) {
         self.scan_row_by(j, row, base, skip, |_, _| true);
     }
 
-    /// [`TopK::scan_row`] of the chunks i for which `open(i, threshold)` holds (the others
-    /// cannot reach the row's threshold).
+    /// Offers row j the candidates `base..base + row.len()`, values `row`, except `skip`, in one
+    /// pass of insertions, chunk by chunk, skipping the chunks i for which `open(i, threshold)`
+    /// does not hold (they cannot reach the row's threshold).
     #[inline(always)]
     fn scan_row_by(
         &mut self,
@@ -229,7 +230,7 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         }
     }
 
-    /// [`TopK::scan_row`] of the first `len` of 32 candidates: one compare says whether any
+    /// The insertion scan of the first `len` of 32 candidates: one compare says whether any
     /// reaches the row's threshold, and only then their bit mask is built.
     #[inline(always)]
     fn offer_chunk(&mut self, j: usize, chunk: &[F; CHUNK], len: usize, c0: usize, skip: usize) {

@@ -1,5 +1,5 @@
 //! The configuration fields, declared once: each line gives a field's doc, its command-line flag,
-//! its type and its default. [`train_config!`] turns the list into [`TrainConfig`] (the resolved
+//! its type and its default. `train_config!` turns the list into [`TrainConfig`] (the resolved
 //! configuration, every field set), its `Default`, [`ConfigOverrides`] (what a config file or the
 //! command line sets: the same fields as `Option`s, a clap `Args` and a serde struct that refuses
 //! unknown keys) and [`TrainConfig::apply`] (overrides on top of a configuration).
