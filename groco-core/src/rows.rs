@@ -56,7 +56,7 @@ impl<F: Real, const W: usize> Alphas<F, W> for PerLane<'_, F, W> {
 /// Where the backward adds each comparator's per-lane (G_min − G_max)(p_a − p_b).
 pub(crate) trait Accumulator<F, const W: usize> {
     /// What is stored per slot.
-    type Item;
+    type Item: Copy;
     /// The items of slots `slot..slot + len`.
     fn slice(&mut self, slot: usize, len: usize) -> &mut [Self::Item];
     /// Adds `terms` to `item`.
@@ -286,9 +286,16 @@ pub(crate) fn backward<
         ac: &mut S::Item,
         flip: bool,
     ) {
+        // the sum is carried in a local, not in memory: the R adds are in tile order as
+        // before, without a store-to-load round trip per tile
+        let mut sum = *ac;
         for r in 0..R {
-            S::add(ac, mix_backward(al, &mut xa[r], &mut xb[r], &d[r], flip));
+            S::add(
+                &mut sum,
+                mix_backward(al, &mut xa[r], &mut xb[r], &d[r], flip),
+            );
         }
+        *ac = sum;
     }
     for layer in topo.layers().rev() {
         let range = layer.range(rows.0, rows.1);

@@ -272,21 +272,37 @@ fn min_max<F: Real>(v: &[F]) -> (F, F) {
 /// `Err(NonFinite)` at the first NaN/±inf of `v` (index reported as `at + i`).
 #[inline(always)]
 pub(crate) fn check_finite<F: Real>(what: &'static str, v: &[F], at: usize) -> Result<(), Error> {
-    // a branch-free test per 64 values (it vectorises); the position only in a failing chunk
+    // a branch-free test per 64 values (it vectorises, in plain loops that inline into a
+    // dispatched caller); the position only in a failing chunk
     const CHUNK: usize = 64;
-    let all_finite = |c: &[F]| c.iter().fold(true, |ok, x| ok & x.is_finite());
-    let mut chunks = v.chunks_exact(CHUNK);
-    let failing = chunks
-        .position(|c| !all_finite(<&[F; CHUNK]>::try_from(c).expect("CHUNK values")))
-        .map(|ci| ci * CHUNK)
-        .or_else(|| (!all_finite(chunks.remainder())).then_some(v.len() / CHUNK * CHUNK));
-    match failing {
-        Some(c0) => Err(Error::NonFinite {
-            what,
-            index: at + c0 + v[c0..].iter().position(|x| !x.is_finite()).unwrap_or(0),
-        }),
-        None => Ok(()),
+    #[inline(always)]
+    fn all_finite<F: Real>(c: &[F]) -> bool {
+        let mut ok = true;
+        for x in c {
+            ok &= x.is_finite();
+        }
+        ok
     }
+    let full = v.len() / CHUNK * CHUNK;
+    let mut chunks = v.chunks_exact(CHUNK);
+    let mut c0 = 0;
+    for c in &mut chunks {
+        if !all_finite(<&[F; CHUNK]>::try_from(c).expect("CHUNK values")) {
+            break;
+        }
+        c0 += CHUNK;
+    }
+    if c0 == full && all_finite(chunks.remainder()) {
+        return Ok(());
+    }
+    let mut index = at + c0;
+    for x in &v[c0..] {
+        if !x.is_finite() {
+            break;
+        }
+        index += 1;
+    }
+    Err(Error::NonFinite { what, index })
 }
 
 /// `Err(LengthMismatch)` unless `len == expected`.
