@@ -286,8 +286,8 @@ pub(crate) fn backward<
         ac: &mut S::Item,
         flip: bool,
     ) {
-        // the sum is carried in a local, not in memory: the R adds are in tile order as
-        // before, without a store-to-load round trip per tile
+        // the sum is carried in a local, not in memory (no store-to-load round trip per
+        // tile); the R adds stay in tile order
         let mut sum = *ac;
         for r in 0..R {
             S::add(

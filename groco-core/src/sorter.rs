@@ -283,7 +283,6 @@ pub(crate) fn check_finite<F: Real>(what: &'static str, v: &[F], at: usize) -> R
         }
         ok
     }
-    let full = v.len() / CHUNK * CHUNK;
     let mut chunks = v.chunks_exact(CHUNK);
     let mut c0 = 0;
     for c in &mut chunks {
@@ -292,17 +291,14 @@ pub(crate) fn check_finite<F: Real>(what: &'static str, v: &[F], at: usize) -> R
         }
         c0 += CHUNK;
     }
-    if c0 == full && all_finite(chunks.remainder()) {
+    // c0 stops short of the remainder only at a failing chunk
+    if c0 + chunks.remainder().len() == v.len() && all_finite(chunks.remainder()) {
         return Ok(());
     }
-    let mut index = at + c0;
-    for x in &v[c0..] {
-        if !x.is_finite() {
-            break;
-        }
-        index += 1;
-    }
-    Err(Error::NonFinite { what, index })
+    Err(Error::NonFinite {
+        what,
+        index: at + c0 + v[c0..].iter().position(|x| !x.is_finite()).unwrap_or(0),
+    })
 }
 
 /// `Err(LengthMismatch)` unless `len == expected`.
