@@ -366,12 +366,18 @@ pub(crate) fn store_tiles<F: Real, X: Transpose<F>, const R: usize>(
     let (mut w, mut t) = (0, 0);
     for m0 in (0..len).step_by(LANES) {
         let cols = LANES.min(len - m0);
-        // rows past `cols` keep stale values: they land in columns that are not stored
-        for s in &mut src[..cols] {
-            *s = pv[w][t];
-            (w, t) = if w + 1 == n { (0, t + 1) } else { (w + 1, t) };
-        }
-        tr.transpose(&src, &mut dst);
+        let block = if let Some(block) = one_tile_block(pv, m0, cols) {
+            w += LANES;
+            block
+        } else {
+            // rows past `cols` keep stale values: they land in columns that are not stored
+            for s in &mut src[..cols] {
+                *s = pv[w][t];
+                (w, t) = if w + 1 == n { (0, t + 1) } else { (w + 1, t) };
+            }
+            &src
+        };
+        tr.transpose(block, &mut dst);
         for (k, d) in dst[..lanes].iter().enumerate() {
             copy(&mut out[k * stride + m0..][..cols], d);
         }
@@ -398,12 +404,48 @@ pub(crate) fn load_tiles<F: Real, X: Transpose<F>, const R: usize>(
         for (k, s) in src[..lanes].iter_mut().enumerate() {
             copy(&mut s[..cols], &mem[k * stride + m0..][..cols]);
         }
+        if let Some(block) = one_tile_block_mut(pv, m0, cols) {
+            tr.transpose(&src, block);
+            w += LANES;
+            continue;
+        }
         tr.transpose(&src, &mut dst);
         for d in &dst[..cols] {
             pv[w][t] = *d;
             (w, t) = if w + 1 == n { (0, t + 1) } else { (w + 1, t) };
         }
     }
+}
+
+/// With one tile (R = 1), where wire w is element w, wires `m0..m0 + LANES` of `pv` as one
+/// block in place, so that the transposes of [`store_tiles`] and [`load_tiles`] read or write
+/// them without a copy; `None` for several tiles or a partial block (`cols` < [`LANES`]).
+#[inline(always)]
+fn one_tile_block<F, const R: usize>(
+    pv: &[[[F; LANES]; R]],
+    m0: usize,
+    cols: usize,
+) -> Option<&[[F; LANES]; LANES]> {
+    if R != 1 || cols != LANES {
+        return None;
+    }
+    pv.get(m0..m0 + LANES)?.as_flattened().try_into().ok()
+}
+
+/// [`one_tile_block`], mutable.
+#[inline(always)]
+fn one_tile_block_mut<F, const R: usize>(
+    pv: &mut [[[F; LANES]; R]],
+    m0: usize,
+    cols: usize,
+) -> Option<&mut [[F; LANES]; LANES]> {
+    if R != 1 || cols != LANES {
+        return None;
+    }
+    pv.get_mut(m0..m0 + LANES)?
+        .as_flattened_mut()
+        .try_into()
+        .ok()
 }
 
 /// `dst.copy_from_slice(&src[..dst.len()])`, one vector move for a whole block of [`LANES`].
