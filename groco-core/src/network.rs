@@ -484,7 +484,9 @@ impl Layer {
 }
 
 mod runs;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use runs::{for_run_pairs, Blocks, Run};
+pub(crate) use schedule::Schedule;

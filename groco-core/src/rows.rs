@@ -7,8 +7,10 @@
 //! R tiles can run in one pass (each wire holds R tiles of W lanes): with per-lane α that
 //! shares each comparator's α load and loop step among R rows; their sums reach the
 //! accumulator in tile order, so the result is bit for bit that of R passes.
+//! A one-tile pass (R = 1) whose rows outgrow a cache tile walks the tail of each bitonic stage
+//! block by block ([`Schedule`]), which moves only independent work: bit for bit the same.
 
-use crate::network::{for_run_pairs, Topology};
+use crate::network::{for_run_pairs, Schedule, Topology};
 use crate::real::Real;
 use crate::sorter::LANES;
 use crate::transpose::Transpose;
@@ -91,7 +93,7 @@ impl<F: Real, const W: usize, const H: usize> Accumulator<F, W> for FoldedSum<'_
     }
     #[inline(always)]
     fn add(item: &mut [F; H], terms: [F; W]) {
-        *item = core::array::from_fn(|k| item[k] + (terms[k] + terms[k + H]));
+        *item = lanewise::<F, H, 1>(|k| item[k] + (terms[k] + terms[k + H]));
     }
 }
 
@@ -111,16 +113,16 @@ fn by_flip(flip: bool, mut f: impl FnMut(bool)) {
 /// One comparator on P rows: min = p_b + α(p_a − p_b), max = p_a − α(p_a − p_b), the minimum
 /// to wire a unless `flip`. Returns p_a − p_b.
 #[inline(always)]
-fn mix_forward<F: Real, const W: usize>(
+fn mix_forward<F: Real, const W: usize, const R: usize>(
     al: [F; W],
     xa: &mut [F; W],
     xb: &mut [F; W],
     flip: bool,
 ) -> [F; W] {
     let (pa, pb) = (*xa, *xb);
-    let d: [F; W] = core::array::from_fn(|k| pa[k] - pb[k]);
-    let mn = core::array::from_fn(|k| pb[k] + al[k] * d[k]);
-    let mx = core::array::from_fn(|k| pa[k] - al[k] * d[k]);
+    let d: [F; W] = lanewise::<F, W, R>(|k| pa[k] - pb[k]);
+    let mn = lanewise::<F, W, R>(|k| pb[k] + al[k] * d[k]);
+    let mx = lanewise::<F, W, R>(|k| pa[k] - al[k] * d[k]);
     // select the destinations, not the data (a pointer move instead of per-lane blends)
     let (to_mn, to_mx) = if flip { (xb, xa) } else { (xa, xb) };
     *to_mn = mn;
@@ -131,7 +133,7 @@ fn mix_forward<F: Real, const W: usize>(
 /// The transpose of [`mix_forward`] on gradient rows, given its p_a − p_b; returns the
 /// per-lane (G_min − G_max)(p_a − p_b).
 #[inline(always)]
-fn mix_backward<F: Real, const W: usize>(
+fn mix_backward<F: Real, const W: usize, const R: usize>(
     al: [F; W],
     xa: &mut [F; W],
     xb: &mut [F; W],
@@ -140,10 +142,42 @@ fn mix_backward<F: Real, const W: usize>(
 ) -> [F; W] {
     let (gmn, gmx) = if flip { (&*xb, &*xa) } else { (&*xa, &*xb) };
     let (gmn, gmx) = (*gmn, *gmx);
-    let dg: [F; W] = core::array::from_fn(|k| gmn[k] - gmx[k]);
-    *xa = core::array::from_fn(|k| gmx[k] + al[k] * dg[k]);
-    *xb = core::array::from_fn(|k| gmn[k] - al[k] * dg[k]);
-    core::array::from_fn(|k| dg[k] * d[k])
+    let dg: [F; W] = lanewise::<F, W, R>(|k| gmn[k] - gmx[k]);
+    *xa = lanewise::<F, W, R>(|k| gmx[k] + al[k] * dg[k]);
+    *xb = lanewise::<F, W, R>(|k| gmn[k] - al[k] * dg[k]);
+    lanewise::<F, W, R>(|k| dg[k] * d[k])
+}
+
+/// `[f(0), …, f(W − 1)]` for a kernel on R tiles: a plain loop for one tile, which keeps
+/// the single-row kernels free of any call that LLVM may decline to inline (their code grows
+/// with the tiled schedule), and `core::array::from_fn` for several, whose loop form the
+/// vectoriser takes across comparators with gathers instead of across lanes.
+#[inline(always)]
+fn lanewise<F: Real, const W: usize, const R: usize>(mut f: impl FnMut(usize) -> F) -> [F; W] {
+    if R == 1 {
+        let mut out = [F::zero(); W];
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = f(k);
+        }
+        out
+    } else {
+        core::array::from_fn(f)
+    }
+}
+
+/// Bytes of P rows a tiled pass keeps hot (about a third of a typical 48 KiB L1).
+const TILE_BYTES: usize = 16 * 1024;
+
+/// log2 of the wires per cache tile of a one-tile pass (see [`Schedule`]): [`TILE_BYTES`] of
+/// W-lane rows. `None` for several tiles (R > 1): those kernels serve n ≤ 64, whose rows fit.
+#[inline(always)]
+const fn tile_log<F, const W: usize, const R: usize>() -> Option<u32> {
+    let wires = TILE_BYTES / (W * core::mem::size_of::<F>());
+    if R == 1 && wires >= 2 {
+        Some(wires.ilog2())
+    } else {
+        None
+    }
 }
 
 /// Runs `pv` (wire-major, R tiles of W lanes) forward through the comparators a pass with
@@ -173,18 +207,17 @@ pub(crate) fn forward<
         match d {
             Some(d) if STORE => {
                 for r in 0..R {
-                    d[r] = mix_forward(al, &mut xa[r], &mut xb[r], flip);
+                    d[r] = mix_forward::<F, W, R>(al, &mut xa[r], &mut xb[r], flip);
                 }
             }
             _ => {
                 for r in 0..R {
-                    mix_forward(al, &mut xa[r], &mut xb[r], flip);
+                    mix_forward::<F, W, R>(al, &mut xa[r], &mut xb[r], flip);
                 }
             }
         }
     }
-    for layer in topo.layers() {
-        let range = layer.range(rows.0, rows.1);
+    for (layer, range) in Schedule::forward(topo, rows, tile_log::<F, W, R>()) {
         let len = range.1 - range.0;
         if let Some(bl) = layer.blocks(range) {
             let al = alphas.slice(bl.slot, len);
@@ -292,13 +325,12 @@ pub(crate) fn backward<
         for r in 0..R {
             S::add(
                 &mut sum,
-                mix_backward(al, &mut xa[r], &mut xb[r], &d[r], flip),
+                mix_backward::<F, W, R>(al, &mut xa[r], &mut xb[r], &d[r], flip),
             );
         }
         *ac = sum;
     }
-    for layer in topo.layers().rev() {
-        let range = layer.range(rows.0, rows.1);
+    for (layer, range) in Schedule::backward(topo, rows, tile_log::<F, W, R>()) {
         let len = range.1 - range.0;
         if let Some(bl) = layer.blocks(range) {
             let al = alphas.slice(bl.slot, len);

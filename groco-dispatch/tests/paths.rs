@@ -104,8 +104,9 @@ for_f32_f64!(sort_fixtures_agree);
 
 /// The shapes the fixtures do not reach (their batches hold at most 3 rows): batches of at
 /// least 8 rows, which run one batch row per lane with their P rows moved by the transposer
-/// (full and partial groups, rows past n in the last tile), and rows of n > 16 one at a time
-/// (full blocks and a partial last one), on seeded random inputs.
+/// (full and partial groups, rows past n in the last tile), rows of n > 16 one at a time
+/// (full blocks and a partial last one), and rows wide enough for the cache-tiled walk of the
+/// single-row kernels (tiles of 256 wires in f32, 128 in f64), on seeded random inputs.
 fn sort_lane_shapes_agree<F: Real>() {
     let mut rng = Rng::new(0x7a5);
     for (network, n, rows) in [
@@ -116,6 +117,8 @@ fn sort_lane_shapes_agree<F: Real>() {
         (Network::Bitonic, 64, 17),
         (Network::OddEvenMerge, 70, 3),
         (Network::Bitonic, 100, 2),
+        (Network::Bitonic, 600, 1),
+        (Network::OddEvenMerge, 300, 1),
     ] {
         let relaxation = Relaxation::ALL[rng.below(Relaxation::ALL.len())];
         let steep = F::from(rng.log_uniform(0.5, 20.0)).unwrap();
