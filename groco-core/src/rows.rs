@@ -61,8 +61,8 @@ pub(crate) trait Accumulator<F, const W: usize> {
     type Item: Copy;
     /// The items of slots `slot..slot + len`.
     fn slice(&mut self, slot: usize, len: usize) -> &mut [Self::Item];
-    /// Adds `terms` to `item`.
-    fn add(item: &mut Self::Item, terms: [F; W]);
+    /// Adds `terms` to `item`, in a kernel on R tiles (see [`lanewise`]).
+    fn add<const R: usize>(item: &mut Self::Item, terms: [F; W]);
 }
 
 /// Per lane (lanes = W inputs, each with its own dL/dα).
@@ -75,8 +75,8 @@ impl<F: Real, const W: usize> Accumulator<F, W> for PerLaneSum<'_, F, W> {
         &mut self.0[slot..slot + len]
     }
     #[inline(always)]
-    fn add(item: &mut [F; W], terms: [F; W]) {
-        *item = core::array::from_fn(|k| item[k] + terms[k]);
+    fn add<const R: usize>(item: &mut [F; W], terms: [F; W]) {
+        *item = lanewise::<F, W, R>(|k| item[k] + terms[k]);
     }
 }
 
@@ -92,8 +92,8 @@ impl<F: Real, const W: usize, const H: usize> Accumulator<F, W> for FoldedSum<'_
         &mut self.0[slot..slot + len]
     }
     #[inline(always)]
-    fn add(item: &mut [F; H], terms: [F; W]) {
-        *item = lanewise::<F, H, 1>(|k| item[k] + (terms[k] + terms[k + H]));
+    fn add<const R: usize>(item: &mut [F; H], terms: [F; W]) {
+        *item = lanewise::<F, H, R>(|k| item[k] + (terms[k] + terms[k + H]));
     }
 }
 
@@ -323,7 +323,7 @@ pub(crate) fn backward<
         // tile); the R adds stay in tile order
         let mut sum = *ac;
         for r in 0..R {
-            S::add(
+            S::add::<R>(
                 &mut sum,
                 mix_backward::<F, W, R>(al, &mut xa[r], &mut xb[r], &d[r], flip),
             );

@@ -23,24 +23,24 @@ impl Layer {
 pub(crate) struct Schedule<I> {
     layers: I,
     rows: (usize, usize),
-    /// Comparators per block, S/2 (0: no tiling).
-    half: usize,
-    log_s: u32,
+    /// log2 of the padded wires per block, S = 2^log_s (`None`: no tiling).
+    log_s: Option<u32>,
     group: Option<Group<I>>,
 }
 
-/// A run of tileable layers being visited block by block. The layers of a run share their
-/// `range`: a run never crosses a stage, because a stage whose range spans more than one block
-/// opens with m ≥ S.
+/// A run of tileable layers being visited block by block. A run may span the early stages,
+/// and its layers' ranges may differ (the support still grows inside its blocks), but no layer
+/// with m < S moves support across a block boundary: the blocks that the run's first layer
+/// touches are those of all its layers.
 #[derive(Clone, Debug)]
 struct Group<I> {
-    /// The layers of the run, from its first.
-    start: I,
-    /// Where this block has got to in the run.
-    cur: I,
-    len: usize,
-    pos: usize,
+    /// The layers of the run.
+    run: core::iter::Take<I>,
+    /// What is left of the run on this block.
+    cur: core::iter::Take<I>,
+    /// This block's comparators are `block·S/2..(block + 1)·S/2`.
     block: usize,
+    /// One past the run's last block.
     blocks_end: usize,
 }
 
@@ -63,11 +63,10 @@ impl<'a> Schedule<core::iter::Rev<super::Layers<'a>>> {
 impl<I: Iterator<Item = Layer> + Clone> Schedule<I> {
     #[inline(always)]
     fn new(layers: I, rows: (usize, usize), log_s: Option<u32>) -> Self {
-        let log_s = log_s.unwrap_or(0);
+        let log_s = log_s.filter(|&l| l > 0);
         Schedule {
             layers,
             rows,
-            half: if log_s == 0 { 0 } else { 1 << (log_s - 1) },
             log_s,
             group: None,
         }
@@ -80,18 +79,17 @@ impl<I: Iterator<Item = Layer> + Clone> Iterator for Schedule<I> {
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(g) = &mut self.group {
-                if g.pos < g.len {
-                    let layer = g.cur.next()?;
-                    g.pos += 1;
+            if let (Some(g), Some(log_s)) = (&mut self.group, self.log_s) {
+                let half = 1 << (log_s - 1);
+                if let Some(layer) = g.cur.next() {
                     let (c0, c1) = layer.range(self.rows.0, self.rows.1);
-                    let lo = c0.max(g.block * self.half);
-                    let hi = c1.min((g.block + 1) * self.half).max(lo);
+                    let lo = c0.max(g.block * half);
+                    let hi = c1.min((g.block + 1) * half).max(lo);
                     return Some((layer, (lo, hi)));
                 }
                 g.block += 1;
                 if g.block < g.blocks_end {
-                    (g.cur, g.pos) = (g.start.clone(), 0);
+                    g.cur = g.run.clone();
                     continue;
                 }
                 self.group = None;
@@ -99,26 +97,24 @@ impl<I: Iterator<Item = Layer> + Clone> Iterator for Schedule<I> {
             let start = self.layers.clone();
             let layer = self.layers.next()?;
             let range = layer.range(self.rows.0, self.rows.1);
-            if self.half == 0 || !layer.within(self.log_s) || range.1 - range.0 <= self.half {
+            let Some(log_s) = self.log_s else {
+                return Some((layer, range));
+            };
+            let half = 1 << (log_s - 1);
+            if !layer.within(log_s) || range.1 - range.0 <= half {
                 return Some((layer, range));
             }
             let mut len = 1;
-            while self
-                .layers
-                .clone()
-                .next()
-                .is_some_and(|l| l.within(self.log_s))
-            {
+            while self.layers.clone().next().is_some_and(|l| l.within(log_s)) {
                 self.layers.next();
                 len += 1;
             }
+            let run = start.take(len);
             self.group = Some(Group {
-                cur: start.clone(),
-                start,
-                len,
-                pos: 0,
-                block: range.0 / self.half,
-                blocks_end: range.1.div_ceil(self.half),
+                cur: run.clone(),
+                run,
+                block: range.0 / half,
+                blocks_end: range.1.div_ceil(half),
             });
         }
     }
