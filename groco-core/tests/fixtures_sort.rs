@@ -24,7 +24,7 @@
 //! cases whose ε·steepness·max|x| <= 1e-2 (the rest are counted as skipped).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use groco_core::relaxation::{LogisticPhi, Relax};
 use groco_core::{Network, Real, Relaxation, SortConfig, Sorter};
@@ -32,71 +32,23 @@ use groco_core::{Network, Real, Relaxation, SortConfig, Sorter};
 /// Absolute tolerances (× row scale) of the `half` forward checks: (f16, bf16).
 #[cfg(feature = "half")]
 const HALF_TOL: (f64, f64) = (2e-2, 1e-1);
-use groco_testkit::fixtures::{compare, field, flat, number, sources, string, take_worst};
-use serde_json::Value;
+use groco_testkit::fixtures::{compare, sources, take_worst};
+use groco_testkit::SortCase;
 
+/// A sort case with its network and relaxation parsed.
 struct Case {
-    file: PathBuf,
+    sort: SortCase,
     network: Network,
     relaxation: Relaxation,
-    steepness: f64,
-    art_lambda: f64,
-    n: usize,
-    rows: usize,
-    x: Vec<f64>,
-    sorted: Vec<f64>,
-    perm: Vec<f64>,
-    grad_sorted: Vec<f64>,
-    grad_perm: Vec<f64>,
-    grad_x: Vec<f64>,
 }
 
 fn parse(file: &Path) -> Result<Case, String> {
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let v: Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
-    let kind = string(&v, "kind", file)?;
-    if kind != "sort" {
-        return Err(format!(
-            "{}: unknown kind `{kind}` in the sort folder",
-            file.display()
-        ));
-    }
-    let dtype = string(&v, "dtype", file)?;
-    if dtype != "float64" {
-        return Err(format!(
-            "{}: dtype `{dtype}`, expected float64",
-            file.display()
-        ));
-    }
-    let network: Network = string(&v, "network", file)?
-        .parse()
-        .map_err(|e| format!("{}: {e}", file.display()))?;
-    let relaxation: Relaxation = string(&v, "distribution", file)?
-        .parse()
-        .map_err(|e| format!("{}: {e}", file.display()))?;
-    let x_rows = field(&v, "x", file)?
-        .as_array()
-        .ok_or_else(|| format!("{}: `x` is not an array", file.display()))?;
-    let rows = x_rows.len();
-    let n = x_rows.first().and_then(Value::as_array).map_or(0, Vec::len);
-    if rows == 0 || n == 0 {
-        return Err(format!("{}: `x` is empty", file.display()));
-    }
+    let sort = SortCase::read(file)?;
+    let err = |e: groco_core::Error| format!("{}: {e}", file.display());
     Ok(Case {
-        file: file.to_owned(),
-        network,
-        relaxation,
-        steepness: number(&v, "steepness", file)?,
-        art_lambda: number(&v, "art_lambda", file)?,
-        n,
-        rows,
-        x: flat(&v, "x", &[rows, n], file)?,
-        sorted: flat(&v, "sorted", &[rows, n], file)?,
-        perm: flat(&v, "perm", &[rows, n, n], file)?,
-        grad_sorted: flat(&v, "grad_sorted", &[rows, n], file)?,
-        grad_perm: flat(&v, "grad_perm", &[rows, n, n], file)?,
-        grad_x: flat(&v, "grad_x", &[rows, n], file)?,
+        network: sort.network.parse().map_err(err)?,
+        relaxation: sort.distribution.parse().map_err(err)?,
+        sort,
     })
 }
 
@@ -107,12 +59,16 @@ fn run<F: Real>(c: &Case, rel: f64, abs: f64, rows_too: bool) -> Result<(), Stri
     let cfg = SortConfig {
         network: c.network,
         relaxation: c.relaxation,
-        steepness: F::from(c.steepness).unwrap(),
-        art_lambda: F::from(c.art_lambda).unwrap(),
+        steepness: F::from(c.sort.steepness).unwrap(),
+        art_lambda: F::from(c.sort.art_lambda).unwrap(),
     };
-    let (n, rows) = (c.n, c.rows);
+    let (n, rows) = (c.sort.n, c.sort.rows);
     let s = Sorter::try_new(n, cfg).map_err(|e| e.to_string())?;
-    let (x, gs, gp) = (to(&c.x), to(&c.grad_sorted), to(&c.grad_perm));
+    let (x, gs, gp) = (
+        to(&c.sort.x),
+        to(&c.sort.grad_sorted),
+        to(&c.sort.grad_perm),
+    );
     let mut scratch = vec![F::zero(); s.batch_scratch_len(rows)];
     let (mut y, mut p, mut gx) = (
         vec![F::zero(); rows * n],
@@ -123,20 +79,27 @@ fn run<F: Real>(c: &Case, rel: f64, abs: f64, rows_too: bool) -> Result<(), Stri
         .map_err(|e| e.to_string())?;
     s.try_backward_batch(&x, &gs, &gp, &mut gx, &mut scratch)
         .map_err(|e| e.to_string())?;
-    let gx_abs = if c.steepness > 10.0 {
-        abs * c.steepness / 10.0
+    let gx_abs = if c.sort.steepness > 10.0 {
+        abs * c.sort.steepness / 10.0
     } else {
         abs
     };
-    compare("sorted", &back(&y), &c.sorted, n, rel, abs)?;
-    compare("perm", &back(&p), &c.perm, n * n, rel, abs)?;
+    compare("sorted", &back(&y), &c.sort.sorted, n, rel, abs)?;
+    compare("perm", &back(&p), &c.sort.perm, n * n, rel, abs)?;
     let got_gx = back(&gx);
     for b in 0..rows {
         let r = b * n..(b + 1) * n;
         let Some(rel_b) = grad_x_tolerance::<F>(c, b, rel) else {
             continue; // exempt: see the module docs
         };
-        compare("grad_x", &got_gx[r.clone()], &c.grad_x[r], n, rel_b, gx_abs)?;
+        compare(
+            "grad_x",
+            &got_gx[r.clone()],
+            &c.sort.grad_x[r],
+            n,
+            rel_b,
+            gx_abs,
+        )?;
     }
     if rows_too {
         for b in 0..rows {
@@ -159,17 +122,24 @@ fn run<F: Real>(c: &Case, rel: f64, abs: f64, rows_too: bool) -> Result<(), Stri
             compare(
                 "sorted (row call)",
                 &back(&y1),
-                &c.sorted[r.clone()],
+                &c.sort.sorted[r.clone()],
                 n,
                 rel,
                 abs,
             )?;
-            compare("perm (row call)", &back(&p1), &c.perm[q], n * n, rel, abs)?;
+            compare(
+                "perm (row call)",
+                &back(&p1),
+                &c.sort.perm[q],
+                n * n,
+                rel,
+                abs,
+            )?;
             if let Some(rel_b) = grad_x_tolerance::<F>(c, b, rel) {
                 compare(
                     "grad_x (row call)",
                     &back(&g1),
-                    &c.grad_x[r],
+                    &c.sort.grad_x[r],
                     n,
                     rel_b,
                     gx_abs,
@@ -192,13 +162,13 @@ fn grad_x_tolerance<F: Real>(c: &Case, b: usize, rel: f64) -> Option<f64> {
     if c.relaxation != Relaxation::LogisticPhi {
         return Some(rel);
     }
-    let x = &c.x[b * c.n..(b + 1) * c.n];
+    let x = &c.sort.x[b * c.sort.n..(b + 1) * c.sort.n];
     let max_x = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let delta = 4.0 * F::epsilon().to_f64().unwrap() * max_x;
-    let phi = LogisticPhi::new(c.steepness, c.art_lambda);
+    let phi = LogisticPhi::new(c.sort.steepness, c.sort.art_lambda);
     let mut v = x.to_vec();
     let mut min_q = f64::INFINITY;
-    c.network.for_each_comparator(c.n, |_, cmp| {
+    c.network.for_each_comparator(c.sort.n, |_, cmp| {
         let d = v[cmp.b] - v[cmp.a];
         min_q = min_q.min(d.abs() + 1e-10);
         let al = phi.value(d);
@@ -209,7 +179,7 @@ fn grad_x_tolerance<F: Real>(c: &Case, b: usize, rel: f64) -> Option<f64> {
         v[cmp.min_wire()] = mn;
         v[cmp.max_wire()] = mx;
     });
-    let tol = rel.max(100.0 * 2.0 * c.art_lambda * delta / min_q);
+    let tol = rel.max(100.0 * 2.0 * c.sort.art_lambda * delta / min_q);
     (tol <= 0.1).then_some(tol)
 }
 
@@ -220,22 +190,22 @@ fn grad_x_tolerance<F: Real>(c: &Case, b: usize, rel: f64) -> Option<f64> {
 /// f16: 1e-10 underflows). Returns whether the case was checked.
 #[cfg(feature = "half")]
 fn run_half<F: Real>(c: &Case, tol: f64) -> Result<bool, String> {
-    let x: Vec<F> = c.x.iter().map(|&e| F::from(e).unwrap()).collect();
-    let max_x = c.x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let x: Vec<F> = c.sort.x.iter().map(|&e| F::from(e).unwrap()).collect();
+    let max_x = c.sort.x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let eps = F::epsilon().to_f64().unwrap();
-    if x.iter().any(|v| !v.is_finite()) || eps * c.steepness * max_x > 1e-2 {
+    if x.iter().any(|v| !v.is_finite()) || eps * c.sort.steepness * max_x > 1e-2 {
         return Ok(false);
     }
     let cfg = SortConfig {
         network: c.network,
         relaxation: c.relaxation,
-        steepness: F::from(c.steepness).unwrap(),
-        art_lambda: F::from(c.art_lambda).unwrap(),
+        steepness: F::from(c.sort.steepness).unwrap(),
+        art_lambda: F::from(c.sort.art_lambda).unwrap(),
     };
-    let Ok(s) = Sorter::try_new(c.n, cfg) else {
+    let Ok(s) = Sorter::try_new(c.sort.n, cfg) else {
         return Ok(false);
     };
-    let (n, rows) = (c.n, c.rows);
+    let (n, rows) = (c.sort.n, c.sort.rows);
     let mut scratch = vec![F::zero(); s.batch_scratch_len(rows)];
     let (mut y, mut p) = (vec![F::zero(); rows * n], vec![F::zero(); rows * n * n]);
     if s.try_forward_batch(&x, &mut y, &mut p, &mut scratch)
@@ -245,8 +215,8 @@ fn run_half<F: Real>(c: &Case, tol: f64) -> Result<bool, String> {
     }
     let back = |v: &[F]| -> Vec<f64> { v.iter().map(|e| e.to_f64().unwrap()).collect() };
     // sorted values are blends of the inputs: judge them against the row's largest |x|
-    for (b, (got, want)) in back(&y).chunks(n).zip(c.sorted.chunks(n)).enumerate() {
-        let scale = c.x[b * n..(b + 1) * n]
+    for (b, (got, want)) in back(&y).chunks(n).zip(c.sort.sorted.chunks(n)).enumerate() {
+        let scale = c.sort.x[b * n..(b + 1) * n]
             .iter()
             .fold(0.0f64, |m, v| m.max(v.abs()));
         for (i, (a, w)) in got.iter().zip(want).enumerate() {
@@ -257,7 +227,7 @@ fn run_half<F: Real>(c: &Case, tol: f64) -> Result<bool, String> {
             }
         }
     }
-    compare("perm", &back(&p), &c.perm, n * n, 0.0, tol)?;
+    compare("perm", &back(&p), &c.sort.perm, n * n, 0.0, tol)?;
     Ok(true)
 }
 
@@ -285,16 +255,16 @@ fn sort_fixtures() {
         take_worst();
         match run::<f64>(&case, 1e-9, 1e-11, true) {
             Ok(()) => entry[1] += 1,
-            Err(e) => failures.push(format!("{} (f64): {e}", case.file.display())),
+            Err(e) => failures.push(format!("{} (f64): {e}", case.sort.file.display())),
         }
         worst[0] = worst[0].max(take_worst());
         entry[2] += 1;
-        entry[4] += (0..case.rows)
+        entry[4] += (0..case.sort.rows)
             .filter(|&b| grad_x_tolerance::<f32>(&case, b, 2e-3).is_none())
             .count();
         match run::<f32>(&case, 2e-3, 2e-3, false) {
             Ok(()) => entry[3] += 1,
-            Err(e) => failures.push(format!("{} (f32): {e}", case.file.display())),
+            Err(e) => failures.push(format!("{} (f32): {e}", case.sort.file.display())),
         }
         worst[1] = worst[1].max(take_worst());
         #[cfg(feature = "half")]
@@ -314,7 +284,7 @@ fn sort_fixtures() {
                             })
                             .or_default() += 1
                     }
-                    Err(e) => failures.push(format!("{} ({name}): {e}", case.file.display())),
+                    Err(e) => failures.push(format!("{} ({name}): {e}", case.sort.file.display())),
                 }
             }
         }

@@ -15,85 +15,44 @@ use std::path::Path;
 use dfdx::prelude::*;
 use groco_core::SortConfig;
 use groco_dfdx::loss::{diff_sort, LossDevice};
-use groco_testkit::fixtures::{compare, dims, flat, number, read, sources, string};
-use serde_json::Value;
+use groco_testkit::fixtures::{compare, sources};
+use groco_testkit::SortCase;
 
+/// A sort case with its configuration parsed.
 struct Case {
+    sort: SortCase,
     config: SortConfig<f64>,
-    rows: usize,
-    n: usize,
-    arrays: BTreeMap<&'static str, Vec<f64>>,
 }
 
-fn parse(v: &Value, file: &Path) -> Result<Case, String> {
-    let dtype = string(v, "dtype", file)?;
-    if dtype != "float64" {
-        return Err(format!(
-            "{}: dtype `{dtype}`, expected float64",
-            file.display()
-        ));
-    }
-    let parse_err = |e: groco_core::Error| format!("{}: {e}", file.display());
+fn parse(file: &Path) -> Result<Case, String> {
+    let sort = SortCase::read(file)?;
+    let err = |e: groco_core::Error| format!("{}: {e}", file.display());
     let config = SortConfig {
-        network: string(v, "network", file)?.parse().map_err(parse_err)?,
-        relaxation: string(v, "distribution", file)?
-            .parse()
-            .map_err(parse_err)?,
-        steepness: number(v, "steepness", file)?,
-        art_lambda: number(v, "art_lambda", file)?,
+        network: sort.network.parse().map_err(err)?,
+        relaxation: sort.distribution.parse().map_err(err)?,
+        steepness: sort.steepness,
+        art_lambda: sort.art_lambda,
     };
-    let d = dims(v, "x", 2, file)?;
-    let (rows, n) = (d[0], d[1]);
-    let mut arrays = BTreeMap::new();
-    for (name, shape) in [
-        ("x", vec![rows, n]),
-        ("sorted", vec![rows, n]),
-        ("perm", vec![rows, n, n]),
-        ("grad_sorted", vec![rows, n]),
-        ("grad_perm", vec![rows, n, n]),
-        ("grad_x", vec![rows, n]),
-    ] {
-        arrays.insert(name, flat(v, name, &shape, file)?);
-    }
-    Ok(Case {
-        config,
-        rows,
-        n,
-        arrays,
-    })
+    Ok(Case { sort, config })
 }
 
 fn check<D: LossDevice<f64>>(dev: &D, c: &Case) -> Result<(), String> {
-    let (rows, n) = (c.rows, c.n);
-    let a = |name: &str| c.arrays[name].clone();
-    let x: Tensor<(usize, usize), f64, D> = dev.tensor_from_vec(a("x"), (rows, n));
-    let gs: Tensor<(usize, usize), f64, D> = dev.tensor_from_vec(a("grad_sorted"), (rows, n));
+    let (rows, n) = (c.sort.rows, c.sort.n);
+    let x: Tensor<(usize, usize), f64, D> = dev.tensor_from_vec(c.sort.x.clone(), (rows, n));
+    let gs: Tensor<(usize, usize), f64, D> =
+        dev.tensor_from_vec(c.sort.grad_sorted.clone(), (rows, n));
     let gp: Tensor<(usize, usize, usize), f64, D> =
-        dev.tensor_from_vec(a("grad_perm"), (rows, n, n));
+        dev.tensor_from_vec(c.sort.grad_perm.clone(), (rows, n, n));
     let (sorted, perm) = diff_sort(x.leaky_trace(), c.config).map_err(|e| e.to_string())?;
-    compare(
-        "sorted",
-        &sorted.as_vec(),
-        &c.arrays["sorted"],
-        n,
-        1e-9,
-        1e-11,
-    )?;
-    compare(
-        "perm",
-        &perm.as_vec(),
-        &c.arrays["perm"],
-        n * n,
-        1e-9,
-        1e-11,
-    )?;
+    compare("sorted", &sorted.as_vec(), &c.sort.sorted, n, 1e-9, 1e-11)?;
+    compare("perm", &perm.as_vec(), &c.sort.perm, n * n, 1e-9, 1e-11)?;
     let loss = (sorted * gs).sum::<Rank0, _>() + (perm * gp).sum::<Rank0, _>();
     let grads = loss.backward();
     let gx_abs = 1e-11 * (c.config.steepness / 10.0).max(1.0);
     compare(
         "grad_x",
         &grads.get(&x).as_vec(),
-        &c.arrays["grad_x"],
+        &c.sort.grad_x,
         n,
         1e-9,
         gx_abs,
@@ -119,13 +78,7 @@ fn run_all<D: LossDevice<f64>>(dev: &D) {
     // (network, distribution) -> [checked, agreed]
     let mut counts: BTreeMap<(String, String), [usize; 2]> = BTreeMap::new();
     for file in sources("sort") {
-        let case = match read(&file).and_then(|(v, k)| match k.as_str() {
-            "sort" => parse(&v, &file),
-            _ => Err(format!(
-                "{}: unknown kind `{k}` in the sort folder",
-                file.display()
-            )),
-        }) {
+        let case = match parse(&file) {
             Ok(c) => c,
             Err(e) => {
                 failures.push(e);

@@ -6,9 +6,10 @@
 
 use groco_core::{GrocoRowLoss, Network, Real, Relaxation, SortConfig, Sorter};
 use groco_dispatch::{Dispatch, Isa};
-use groco_testkit::fixtures::{flat, number, read, sources, string};
+use groco_testkit::fixtures::sources;
 use groco_testkit::for_f32_f64;
 use groco_testkit::rng::{seed, Rng};
+use groco_testkit::SortCase;
 
 /// Every output of the sort calls on one input, as bits.
 fn sort_outputs<F: Real>(d: Dispatch, s: &Sorter<F>, x: &[F], gs: &[F], gp: &[F]) -> Vec<u64> {
@@ -62,29 +63,18 @@ fn sort_fixtures_agree<F: Real>() {
         .filter(|&i| i != Isa::Portable)
         .collect();
     println!("wide paths on this CPU: {wide:?}");
-    let to = |v: Vec<f64>| -> Vec<F> { v.into_iter().map(|e| F::from(e).unwrap()).collect() };
+    let to = |v: &[f64]| -> Vec<F> { v.iter().map(|&e| F::from(e).unwrap()).collect() };
     let mut cases = 0;
     for file in sources("sort") {
-        let (v, kind) = read(&file).unwrap();
-        assert_eq!(kind, "sort", "{}", file.display());
+        let c = SortCase::read(&file).unwrap();
         let cfg = SortConfig {
-            network: string(&v, "network", &file)
-                .unwrap()
-                .parse::<Network>()
-                .unwrap(),
-            relaxation: string(&v, "distribution", &file)
-                .unwrap()
-                .parse::<Relaxation>()
-                .unwrap(),
-            steepness: F::from(number(&v, "steepness", &file).unwrap()).unwrap(),
-            art_lambda: F::from(number(&v, "art_lambda", &file).unwrap()).unwrap(),
+            network: c.network.parse::<Network>().unwrap(),
+            relaxation: c.distribution.parse::<Relaxation>().unwrap(),
+            steepness: F::from(c.steepness).unwrap(),
+            art_lambda: F::from(c.art_lambda).unwrap(),
         };
-        let rows = v["x"].as_array().unwrap().len();
-        let n = v["x"][0].as_array().unwrap().len();
-        let s = Sorter::try_new(n, cfg).unwrap();
-        let x = to(flat(&v, "x", &[rows, n], &file).unwrap());
-        let gs = to(flat(&v, "grad_sorted", &[rows, n], &file).unwrap());
-        let gp = to(flat(&v, "grad_perm", &[rows, n, n], &file).unwrap());
+        let s = Sorter::try_new(c.n, cfg).unwrap();
+        let (x, gs, gp) = (to(&c.x), to(&c.grad_sorted), to(&c.grad_perm));
         let want = sort_outputs(Dispatch::PORTABLE, &s, &x, &gs, &gp);
         for &isa in &wide {
             let got = sort_outputs(Dispatch::try_new(isa).unwrap(), &s, &x, &gs, &gp);

@@ -8,6 +8,7 @@
 //! - [`fixtures`]: the reference-fixture files under `fixtures/<kind>/` (and
 //!   `$GROCO_FIXTURES/<kind>/`), JSON field access with errors naming the file, and the
 //!   tolerance rule the fixture tests share;
+//! - [`sort_case`]: one `sort` fixture case, read and checked ([`SortCase`]);
 //! - [`fuzz`]: replaying the saved fuzz inputs under `fuzz/regressions/<target>/`;
 //! - [`datasets`]: the bytes of small IDX, CIFAR and STL-10 files for the dataset tests;
 //! - [`memory`]: the resident set size, for the tests that check memory stays flat.
@@ -19,8 +20,10 @@ pub mod fixtures;
 pub mod fuzz;
 pub mod memory;
 pub mod rng;
+pub mod sort_case;
 
 pub use rng::{seed, seed_or, Rng, DEFAULT_SEED, SEED_VAR};
+pub use sort_case::SortCase;
 
 /// The workspace root (the folder holding `fixtures/` and `fuzz/`).
 pub fn workspace_root() -> &'static std::path::Path {
