@@ -181,7 +181,7 @@ mod tests {
         let mut rng = Rng::new(4);
         for net in [Network::Bitonic, Network::OddEvenMerge] {
             for n in [300usize, 600] {
-                let relax = Relaxation::ALL[rng.next_u64() as usize % 6];
+                let relax = rng.pick(&Relaxation::ALL);
                 let cfg = SortConfig::new(net, relax, 0.5 + 3.0 * rng.uniform());
                 let ctx = format!("{net} {relax} n={n} (seed {})", seed());
                 let x: Vec<f64> = rng.vec(n, 1.0);

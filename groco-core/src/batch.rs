@@ -318,7 +318,7 @@ mod tests {
                 (64, 9),
                 (70, 2),
             ] {
-                let relax = Relaxation::ALL[rng.next_u64() as usize % 6];
+                let relax = rng.pick(&Relaxation::ALL);
                 let cfg = SortConfig::new(net, relax, F::from(0.5 + 5.0 * rng.uniform()).unwrap());
                 let s = Sorter::try_new(n, cfg).unwrap();
                 let x: Vec<F> = rng.vec(rows * n, 1.0);

@@ -210,8 +210,8 @@ fn sorter_random_sweep<F: Real>(salt: u64, cases: usize) {
     let mut rng = Rng::new(salt);
     let mut failures = Vec::new();
     for case in 0..cases {
-        let net = Network::ALL[rng.below(3)];
-        let relax = Relaxation::ALL[rng.below(6)];
+        let net = rng.pick(&Network::ALL);
+        let relax = rng.pick(&Relaxation::ALL);
         let steep = rng.log_uniform(-3.0, 4.0);
         let m = rng.log_uniform(-3.0, 30.0);
         let n = 1 + rng.below(40);
@@ -285,8 +285,8 @@ fn groco_random_sweep<F: Real>(salt: u64, cases: usize) {
     let mut rng = Rng::new(salt);
     let mut failures = Vec::new();
     for case in 0..cases {
-        let net = Network::ALL[rng.below(3)];
-        let relax = Relaxation::ALL[rng.below(6)];
+        let net = rng.pick(&Network::ALL);
+        let relax = rng.pick(&Relaxation::ALL);
         let steep = rng.log_uniform(-3.0, 4.0);
         let scale = rng.log_uniform(-3.0, 30.0);
         let p = rng.below(6);

@@ -170,8 +170,8 @@ fn groco_f32_gradients_agree_with_f64() {
     let (mut checked, mut worst_ratio, mut worst) = (0, 0.0f64, String::new());
     let mut by_margin = [0.0f64; 6]; // worst e for μ in [1e-1, 1), [1e-2, 1e-1), ...
     for case in 0..10_000 {
-        let net = Network::ALL[rng.below(3)];
-        let relax = Relaxation::ALL[rng.below(6)];
+        let net = rng.pick(&Network::ALL);
+        let relax = rng.pick(&Relaxation::ALL);
         let steep = rng.log_uniform(-0.5, 2.0);
         let p = 1 + rng.below(4);
         let m = 1 + rng.below(32);

@@ -110,7 +110,7 @@ fn sort_lane_shapes_agree<F: Real>() {
         (Network::Bitonic, 600, 1),
         (Network::OddEvenMerge, 300, 1),
     ] {
-        let relaxation = Relaxation::ALL[rng.below(Relaxation::ALL.len())];
+        let relaxation = rng.pick(&Relaxation::ALL);
         let steep = F::from(rng.log_uniform(0.5, 20.0)).unwrap();
         let s = Sorter::try_new(n, SortConfig::new(network, relaxation, steep)).unwrap();
         let mut draw = |len| -> Vec<F> {

@@ -68,6 +68,11 @@ impl Rng {
         (self.next_u64() % n as u64) as usize
     }
 
+    /// An element of `from` (not empty), uniformly.
+    pub fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len())]
+    }
+
     /// Standard normal (Box-Muller).
     pub fn normal(&mut self) -> f64 {
         let u = 1.0 - self.uniform();

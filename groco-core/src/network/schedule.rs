@@ -17,6 +17,12 @@ impl Layer {
     }
 }
 
+/// Comparators per block of S = 2^`log_s` padded wires: S/2 (`log_s` ≥ 1).
+#[inline(always)]
+const fn per_block(log_s: u32) -> usize {
+    1 << (log_s - 1)
+}
+
 /// Yields `(layer, range)` for every layer of a pass with initial support `rows`, `range` being
 /// the comparators (`c`) to run: `Layer::range` whole, or one block's part of it when tiled.
 #[derive(Clone, Debug)]
@@ -80,7 +86,7 @@ impl<I: Iterator<Item = Layer> + Clone> Iterator for Schedule<I> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let (Some(g), Some(log_s)) = (&mut self.group, self.log_s) {
-                let half = 1 << (log_s - 1);
+                let half = per_block(log_s);
                 if let Some(layer) = g.cur.next() {
                     let (c0, c1) = layer.range(self.rows.0, self.rows.1);
                     let lo = c0.max(g.block * half);
@@ -100,7 +106,7 @@ impl<I: Iterator<Item = Layer> + Clone> Iterator for Schedule<I> {
             let Some(log_s) = self.log_s else {
                 return Some((layer, range));
             };
-            let half = 1 << (log_s - 1);
+            let half = per_block(log_s);
             if !layer.within(log_s) || range.1 - range.0 <= half {
                 return Some((layer, range));
             }
