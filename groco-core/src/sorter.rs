@@ -283,22 +283,20 @@ pub(crate) fn check_finite<F: Real>(what: &'static str, v: &[F], at: usize) -> R
         }
         ok
     }
-    let mut chunks = v.chunks_exact(CHUNK);
-    let mut c0 = 0;
-    for c in &mut chunks {
-        if !all_finite(<&[F; CHUNK]>::try_from(c).expect("CHUNK values")) {
-            break;
-        }
-        c0 += CHUNK;
+    let c0 = CHUNK
+        * v.as_chunks::<CHUNK>()
+            .0
+            .iter()
+            .take_while(|c| all_finite(&c[..]))
+            .count();
+    // v[c0..] is a failing chunk onwards, or the remainder: at most CHUNK values to search
+    match v[c0..].iter().position(|x| !x.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::NonFinite {
+            what,
+            index: at + c0 + i,
+        }),
     }
-    // c0 stops short of the remainder only at a failing chunk
-    if c0 + chunks.remainder().len() == v.len() && all_finite(chunks.remainder()) {
-        return Ok(());
-    }
-    Err(Error::NonFinite {
-        what,
-        index: at + c0 + v[c0..].iter().position(|x| !x.is_finite()).unwrap_or(0),
-    })
 }
 
 /// `Err(LengthMismatch)` unless `len == expected`.

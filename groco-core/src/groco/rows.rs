@@ -15,10 +15,12 @@ const W: usize = LANES;
 
 impl<F: Real> GrocoRowLoss<F> {
     /// Scratch for [`GrocoRowLoss::try_loss_and_grad_rows`], whatever the number of rows:
-    /// W·(5C + 4n) + n + 7A (A: 64 bytes in elements, see [`Sorter`](crate::Sorter)).
+    /// W·(5C + 3n) + n + 7A (A: 64 bytes in elements, see [`Sorter`](crate::Sorter)): five
+    /// lane arrays per comparator slot, the row values and their two pushed vectors in lanes,
+    /// and one plain row.
     pub fn rows_scratch_len(&self) -> usize {
         let (n, c) = (self.sorter.n(), self.sorter.slots());
-        W * (5 * c + 4 * n) + n + align_slack::<F>(7)
+        W * (5 * c + 3 * n) + n + align_slack::<F>(7)
     }
 
     /// The loss of `losses.len()` anchors and its gradient, W rows at a time: row r's
@@ -254,6 +256,30 @@ mod tests {
         }
     }
     for_f32_f64!(rows_match_row_calls);
+
+    /// The documented scratch holds the lane arrays' alignment skips: a call runs on scratch
+    /// of exactly [`GrocoRowLoss::rows_scratch_len`] at each of 16 start offsets, with the
+    /// same results.
+    #[test]
+    fn rows_run_on_exactly_the_documented_scratch() {
+        let l = GrocoRowLoss::try_new(2, 30, 20, SortConfig::<f32>::default()).unwrap();
+        let rows = 11;
+        let mut rng = Rng::new(22);
+        let (pos, neg): (Vec<f32>, Vec<f32>) = (rng.vec(rows * 2, 1.0), rng.vec(rows * 30, 1.0));
+        let len = l.rows_scratch_len();
+        let mut buf = vec![f32::NAN; len + 16];
+        let mut first = None;
+        for off in 0..16 {
+            let (mut gp, mut gn, mut losses) =
+                (vec![0.0; rows * 2], vec![0.0; rows * 30], vec![0.0; rows]);
+            let sc = &mut buf[off..off + len];
+            l.try_loss_and_grad_rows(&pos, &neg, &mut gp, &mut gn, &mut losses, sc)
+                .unwrap();
+            let got = [losses, gp, gn];
+            let ctx = format!("offset {off} (GROCO_SEED={})", seed());
+            assert_eq!(*first.get_or_insert_with(|| got.clone()), got, "{ctx}");
+        }
+    }
 
     trait Bits {
         fn to_bits_u64(self) -> u64;

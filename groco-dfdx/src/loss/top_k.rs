@@ -128,9 +128,7 @@ impl<'a, F: LossFloat> TopK<'a, F> {
                             return found.take(full, CHUNK, base + o0, low, skip);
                         }
                         // the last, partial chunk
-                        let mut padded = [F::neg_infinity(); CHUNK];
-                        padded[..part.len()].copy_from_slice(part);
-                        found.take(&padded, part.len(), base + o0, low, skip)
+                        found.take(&padded(part), part.len(), base + o0, low, skip)
                     }
                 });
                 if fit {
@@ -213,20 +211,15 @@ impl<'a, F: LossFloat> TopK<'a, F> {
         skip: usize,
         open: impl Fn(usize, F) -> bool,
     ) {
-        let mut chunks = row.chunks_exact(CHUNK);
-        let mut c0 = base;
-        for (ci, chunk) in (&mut chunks).enumerate() {
+        let (chunks, rest) = row.as_chunks::<CHUNK>();
+        for (ci, chunk) in chunks.iter().enumerate() {
             if open(ci, self.threshold(j)) {
-                let chunk: &[F; CHUNK] = chunk.try_into().expect("CHUNK values");
-                self.offer_chunk(j, chunk, CHUNK, c0, skip);
+                self.offer_chunk(j, chunk, CHUNK, base + ci * CHUNK, skip);
             }
-            c0 += CHUNK;
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() && open(row.len() / CHUNK, self.threshold(j)) {
-            let mut padded = [F::zero(); CHUNK];
-            padded[..rest.len()].copy_from_slice(rest);
-            self.offer_chunk(j, &padded, rest.len(), c0, skip);
+        let ci = chunks.len();
+        if !rest.is_empty() && open(ci, self.threshold(j)) {
+            self.offer_chunk(j, &padded(rest), rest.len(), base + ci * CHUNK, skip);
         }
     }
 
@@ -247,6 +240,15 @@ impl<'a, F: LossFloat> TopK<'a, F> {
             }
         }
     }
+}
+
+/// A partial chunk, padded with −∞ to [`CHUNK`] values; its users take only the first
+/// `part.len()`.
+#[inline(always)]
+fn padded<F: Real>(part: &[F]) -> [F; CHUNK] {
+    let mut full = [F::neg_infinity(); CHUNK];
+    full[..part.len()].copy_from_slice(part);
+    full
 }
 
 /// Largest k for which [`kth_largest`] keeps its running lists in registers.
