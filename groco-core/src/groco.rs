@@ -75,9 +75,10 @@ impl<F: Real> GrocoRowLoss<F> {
         &self.sorter
     }
 
-    /// Scratch for both calls: 5C + 4n.
+    /// Scratch for both calls: 5C + 3n (α, dα/dd, x_a − x_b and two pushed values per
+    /// comparator slot; the row and its two pushed vectors).
     pub fn scratch_len(&self) -> usize {
-        5 * self.sorter.slots() + 4 * self.sorter.n()
+        5 * self.sorter.slots() + 3 * self.sorter.n()
     }
 
     /// The loss alone (same scratch).
