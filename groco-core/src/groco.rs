@@ -75,8 +75,8 @@ impl<F: Real> GrocoRowLoss<F> {
         &self.sorter
     }
 
-    /// Scratch for both calls: 5C + 3n (α, dα/dd, x_a − x_b and two pushed values per
-    /// comparator slot; the row and its two pushed vectors).
+    /// Scratch for both calls: 5C + 3n (per comparator slot α, dα/dd, x_a − x_b and the two
+    /// differences of the pushed vectors at it; the row and its two pushed vectors).
     pub fn scratch_len(&self) -> usize {
         5 * self.sorter.slots() + 3 * self.sorter.n()
     }

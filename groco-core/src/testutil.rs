@@ -74,3 +74,20 @@ pub(crate) fn fd_check(
     }
     ((best - analytic).abs() <= rel * (1.0 + best.abs()), best)
 }
+
+/// Runs `run` on a NaN-filled scratch of exactly `len` values at each of 16 start offsets (so
+/// every alignment of an f32 slice against a 64-byte line) and asserts that every offset gives
+/// the same result as the first. `what` names the case in the failure message.
+pub(crate) fn same_at_each_offset<T: PartialEq + core::fmt::Debug>(
+    what: &str,
+    len: usize,
+    mut run: impl FnMut(&mut [f32]) -> T,
+) {
+    let mut buf = vec![f32::NAN; len + 16];
+    let mut first = None;
+    for off in 0..16 {
+        let got = run(&mut buf[off..off + len]);
+        let want = first.get_or_insert_with(|| run(&mut vec![f32::NAN; len]));
+        assert_eq!(*want, got, "{what}: offset {off} (GROCO_SEED={})", seed());
+    }
+}

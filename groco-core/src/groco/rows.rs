@@ -205,7 +205,7 @@ impl<F: Real> GrocoRowLoss<F> {
 
 #[cfg(test)]
 mod tests {
-    use crate::testutil::{for_f32_f64, seed, Rng};
+    use crate::testutil::{for_f32_f64, same_at_each_offset, seed, Rng};
     use crate::{Error, GrocoRowLoss, Network, Real, Relaxation, SortConfig};
 
     /// Every row of a batch equals the row call, bit for bit: full groups, a partial last
@@ -266,19 +266,13 @@ mod tests {
         let rows = 11;
         let mut rng = Rng::new(22);
         let (pos, neg): (Vec<f32>, Vec<f32>) = (rng.vec(rows * 2, 1.0), rng.vec(rows * 30, 1.0));
-        let len = l.rows_scratch_len();
-        let mut buf = vec![f32::NAN; len + 16];
-        let mut first = None;
-        for off in 0..16 {
+        same_at_each_offset("rows", l.rows_scratch_len(), |sc| {
             let (mut gp, mut gn, mut losses) =
                 (vec![0.0; rows * 2], vec![0.0; rows * 30], vec![0.0; rows]);
-            let sc = &mut buf[off..off + len];
             l.try_loss_and_grad_rows(&pos, &neg, &mut gp, &mut gn, &mut losses, sc)
                 .unwrap();
-            let got = [losses, gp, gn];
-            let ctx = format!("offset {off} (GROCO_SEED={})", seed());
-            assert_eq!(*first.get_or_insert_with(|| got.clone()), got, "{ctx}");
-        }
+            [losses, gp, gn]
+        });
     }
 
     trait Bits {

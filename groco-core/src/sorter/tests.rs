@@ -2,6 +2,7 @@
 //! the shared input checks.
 
 use super::*;
+use crate::testutil::same_at_each_offset;
 
 /// The first NaN or ±inf is reported, in any 64-value chunk or the remainder.
 #[test]
@@ -110,11 +111,8 @@ fn lane_arrays_are_aligned_within_the_documented_scratch() {
     let s = Sorter::try_new(n, SortConfig::<f32>::default()).unwrap();
     let x: Vec<f32> = (0..rows * n).map(|i| (i as f32 * 0.61).sin()).collect();
     let gp: Vec<f32> = (0..rows * n * n).map(|i| (i as f32 * 0.23).cos()).collect();
-    let (gs, len) = (&x[..], s.batch_scratch_len(rows));
-    let mut buf = vec![f32::NAN; len + 16];
-    let mut first = None;
-    for off in 0..16 {
-        let sc = &mut buf[off..off + len];
+    let gs = &x[..];
+    same_at_each_offset("batch and single rows", s.batch_scratch_len(rows), |sc| {
         let (mut y, mut p, mut gx) = (
             vec![0.0; rows * n],
             vec![0.0; rows * n * n],
@@ -123,17 +121,12 @@ fn lane_arrays_are_aligned_within_the_documented_scratch() {
         s.try_forward_batch(&x, &mut y, &mut p, sc).unwrap();
         s.try_backward_batch(&x, gs, &gp, &mut gx, sc).unwrap();
         let (mut y1, mut p1, mut g1) = (vec![0.0; n], vec![0.0; n * n], vec![0.0; n]);
-        let one = &mut buf[off..off + s.scratch_len()];
+        let one = &mut sc[..s.scratch_len()];
         s.try_forward(&x[..n], &mut y1, &mut p1, one).unwrap();
         s.try_backward(&x[..n], &gs[..n], &gp[..n * n], &mut g1, one)
             .unwrap();
-        let got = [y, p, gx, y1, p1, g1];
-        assert_eq!(
-            *first.get_or_insert_with(|| got.clone()),
-            got,
-            "offset {off}"
-        );
-    }
+        [y, p, gx, y1, p1, g1]
+    });
 }
 
 #[test]
