@@ -225,6 +225,7 @@ pub(crate) fn forward<
                 let df = &mut diff[bl.slot..bl.slot + len];
                 bl.for_each(
                     pv,
+                    R == 1,
                     #[inline(always)]
                     |j0, xa, xb, flip| {
                         let (al, df) = (&al[j0..][..xa.len()], &mut df[j0..][..xa.len()]);
@@ -244,6 +245,7 @@ pub(crate) fn forward<
             } else {
                 bl.for_each(
                     pv,
+                    R == 1,
                     #[inline(always)]
                     |j0, xa, xb, flip| {
                         let al = &al[j0..][..xa.len()];
@@ -338,6 +340,7 @@ pub(crate) fn backward<
             let ac = acc.slice(bl.slot, len);
             bl.for_each(
                 pv,
+                R == 1,
                 #[inline(always)]
                 |j0, xa, xb, flip| {
                     let m = xa.len();

@@ -18,18 +18,42 @@ pub(crate) struct Blocks {
 impl Blocks {
     /// Calls `f(j0, a, b, flip)` for each block q of `v[w0..w1]`: `j0 = m·q` is its first
     /// comparator (at slot `slot + j0`), `a` and `b` its two halves of m values, `flip` its
-    /// direction.
+    /// direction. With `unroll`, blocks of m = 2, 4 or 8 come with m a constant, so that a
+    /// kernel's loop over a block unrolls (for one-tile kernels; the several-tile ones
+    /// vectorise across comparators when unrolled, with gathers, and run 2× slower).
     #[inline(always)]
     pub(crate) fn for_each<T>(
         &self,
         v: &mut [T],
+        unroll: bool,
         mut f: impl FnMut(usize, &mut [T], &mut [T], bool),
     ) {
         let v = &mut v[self.w0..self.w1];
-        let m = self.m;
-        for (q, blk) in v.chunks_exact_mut(2 * m).enumerate() {
-            let (a, b) = blk.split_at_mut(m);
-            f(m * q, a, &mut b[..m], self.flip(q));
+        match (unroll, self.m) {
+            (true, 2) => self.for_each_m::<T, 2>(v, f),
+            (true, 4) => self.for_each_m::<T, 4>(v, f),
+            (true, 8) => self.for_each_m::<T, 8>(v, f),
+            (_, m) => {
+                for (q, blk) in v.chunks_exact_mut(2 * m).enumerate() {
+                    let (a, b) = blk.split_at_mut(m);
+                    f(m * q, a, &mut b[..m], self.flip(q));
+                }
+            }
+        }
+    }
+
+    /// [`Blocks::for_each`] for m = M.
+    #[inline(always)]
+    fn for_each_m<T, const M: usize>(
+        &self,
+        v: &mut [T],
+        mut f: impl FnMut(usize, &mut [T], &mut [T], bool),
+    ) {
+        debug_assert_eq!(self.m, M);
+        for (q, blk) in v.as_chunks_mut::<M>().0.chunks_exact_mut(2).enumerate() {
+            if let [a, b] = blk {
+                f(M * q, a, b, self.flip(q));
+            }
         }
     }
 

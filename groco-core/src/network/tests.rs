@@ -72,6 +72,18 @@ fn runs_expand_to_the_direct_formulas() {
                             }
                         }
                         assert_eq!(from_blocks, got, "{net} n={n} layer {l} blocks");
+                        for unroll in [false, true] {
+                            let mut wires: Vec<usize> = (0..n).collect();
+                            let mut walked = Vec::new();
+                            b.for_each(&mut wires, unroll, |j0, a, b2, flip| {
+                                assert_eq!((a.len(), b2.len()), (b.m, b.m));
+                                for (j, (&a, &b2)) in a.iter().zip(&*b2).enumerate() {
+                                    walked.push((b.slot + j0 + j, a, b2, flip));
+                                }
+                            });
+                            let ctx = format!("{net} n={n} layer {l} unroll {unroll}");
+                            assert_eq!(walked, got, "{ctx}");
+                        }
                     }
                 }
             }
