@@ -76,8 +76,9 @@ pub(crate) fn fd_check(
 }
 
 /// Runs `run` on a NaN-filled scratch of exactly `len` values at each of 16 start offsets (so
-/// every alignment of an f32 slice against a 64-byte line) and asserts that every offset gives
-/// the same result as the first. `what` names the case in the failure message.
+/// every alignment of an f32 slice against a 64-byte line) and asserts that each offset gives
+/// the result of a run on a fresh buffer of exactly `len`. `what` names the case in the failure
+/// message.
 pub(crate) fn same_at_each_offset<T: PartialEq + core::fmt::Debug>(
     what: &str,
     len: usize,
